@@ -1,0 +1,1 @@
+"""The transfer protocol: select, configure, train, evaluate. No deep-learning import at module level."""

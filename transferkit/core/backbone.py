@@ -1,0 +1,68 @@
+"""The backbone contract: a pretrained network that turns inputs into a feature vector.
+
+Domains subclass :class:`Backbone`; the core freezes, unfreezes and assigns learning rates through
+``layer_groups()`` alone, which is what lets one strategy vocabulary serve CNNs, transformers and 3D nets.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from transferkit.errors import UsageError
+
+
+class Backbone(nn.Module):
+    """A feature extractor: ``forward(inputs) -> Tensor[batch, feature_dim]``.
+
+    Subclasses set ``feature_dim`` and implement :meth:`layer_groups` and :meth:`config`.
+
+    Attributes:
+        feature_dim: size of the feature vector ``forward`` returns.
+        source_id: the catalog id or path the weights came from (saved in the artifact).
+    """
+
+    feature_dim: int
+    source_id: str = ""
+
+    def layer_groups(self) -> list[nn.Module]:
+        """The backbone's layers in order, bottom (input side) to top, each a module.
+
+        Every parameter of the backbone belongs to exactly one group. ``gradual`` unfreezes them from
+        the top; layer-wise learning-rate decay gives group ``i`` from the top ``lr * decay**i``.
+        """
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able description that ``Domain.rebuild_backbone`` uses to rebuild this architecture."""
+        raise NotImplementedError
+
+    def truncate(self, n: int) -> None:
+        """Remove the last ``n`` layer groups (``remove_last``) and update ``feature_dim``."""
+        if n:
+            raise UsageError(
+                f"remove_last={n} is not supported by backbone {type(self).__name__}",
+                fix="use remove_last=0 (the task-specific classifier is always removed)",
+            )
+
+    def apply_lora(self, r: int, alpha: int, dropout: float) -> None:
+        """Wrap the backbone with low-rank adapters (the ``lora`` strategy). Transformers only."""
+        raise UsageError(
+            f"the 'lora' strategy needs a transformer backbone; {type(self).__name__} has no adapters",
+            fix="choose another strategy: linear-probe, freeze, freeze-unfreeze, gradual or full",
+        )
+
+    def lora_parameters(self) -> list[nn.Parameter]:
+        """The adapter parameters after :meth:`apply_lora` (trained; everything else stays frozen)."""
+        return []
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of (trainable) parameters of ``module``.
+
+    Example:
+        >>> count_parameters(torch.nn.Linear(3, 2))
+        8
+    """
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,223 @@
+"""Step 2 of the protocol: model surgery and the transfer plan.
+
+Keep or freeze pretrained layers, remove the last task-specific layers, add the new head, set the
+BatchNorm policy and the learning rate of every layer group. The plan is shown before training
+(``--dry-run``) and saved in the artifact.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from transferkit.core.specs import STRATEGIES, HeadConfig, Preset, TrainConfig
+from transferkit.errors import UsageError, unknown_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transferkit.core.model import TransferModel
+    from transferkit.core.select import Selection
+
+# `auto` thresholds, in labelled examples of the rarest class. Below the first, a linear probe on
+# frozen features is the strongest and most stable choice (fine-tuning overfits a handful of examples);
+# up to the second, train the head first and then the whole network at lower rates; above, fine-tune all.
+AUTO_LINEAR_PROBE_MAX = 20
+AUTO_FREEZE_UNFREEZE_MAX = 300
+
+
+@dataclass
+class GroupPlan:
+    """One backbone layer group in the plan."""
+
+    index: int
+    name: str
+    parameters: int
+    lr: float
+    unfreeze_epoch: int | None  # 0: trains from the start; None: stays frozen
+
+
+@dataclass
+class TransferPlan:
+    """What is frozen, removed and added, and the learning rate of each group. JSON-able."""
+
+    strategy: str
+    reason: str
+    source: str
+    feature_dim: int
+    labels: list[str]
+    removed: list[str]
+    head: list[str]
+    head_lr: float
+    groups: list[GroupPlan]
+    batchnorm: str
+    train: dict[str, Any] = field(default_factory=dict)
+    head_config: dict[str, Any] = field(default_factory=dict)
+    remove_last: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def backbone_frozen(self) -> bool:
+        """True when no backbone group ever trains (the feature cache can serve)."""
+        return all(g.unfreeze_epoch is None for g in self.groups) and self.strategy != "lora"
+
+    def unfreeze_schedule(self) -> dict[int, list[int]]:
+        """Epoch -> indices of the groups that start training at that epoch."""
+        schedule: dict[int, list[int]] = {}
+        for group in self.groups:
+            if group.unfreeze_epoch is not None:
+                schedule.setdefault(group.unfreeze_epoch, []).append(group.index)
+        return schedule
+
+    def render(self) -> str:
+        """A human-readable table of the plan."""
+        lines = [
+            f"strategy: {self.strategy} ({self.reason})",
+            f"backbone: {self.source} -> {self.feature_dim} features",
+            f"removed:  {', '.join(self.removed) or 'nothing'}",
+            f"added:    {' -> '.join(self.head)}   lr={self.head_lr:g}",
+            f"batchnorm: {self.batchnorm}",
+            "groups (bottom -> top):",
+        ]
+        for g in self.groups:
+            when = "frozen" if g.unfreeze_epoch is None else (
+                "trains" if g.unfreeze_epoch == 0 else f"unfreezes at epoch {g.unfreeze_epoch}"
+            )
+            lines.append(f"  [{g.index:2d}] {g.name:<28} {g.parameters:>10,} params  {when:<22} lr={g.lr:.2e}")
+        keys = ("epochs", "batch_size", "weight_decay", "label_smoothing", "class_weights", "metric", "patience")
+        lines.append("train:    " + ", ".join(f"{k}={self.train[k]}" for k in keys if k in self.train))
+        return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TransferPlan":
+        data = dict(data)
+        data["groups"] = [GroupPlan(**g) for g in data.get("groups", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def choose_strategy(strategy: str, min_per_class: int | None) -> tuple[str, str]:
+    """Resolve ``auto`` from the amount of data per class; return (strategy, reason).
+
+    Example:
+        >>> choose_strategy("auto", 8)
+        ('linear-probe', 'auto: 8 examples in the rarest class <= 20')
+    """
+    if strategy not in STRATEGIES:
+        raise unknown_name("strategy", strategy, STRATEGIES)
+    if strategy != "auto":
+        return strategy, "chosen by the user or the preset"
+    if min_per_class is None:
+        return "freeze-unfreeze", "auto: data size unknown at configure time"
+    if min_per_class <= AUTO_LINEAR_PROBE_MAX:
+        return "linear-probe", f"auto: {min_per_class} examples in the rarest class <= {AUTO_LINEAR_PROBE_MAX}"
+    if min_per_class <= AUTO_FREEZE_UNFREEZE_MAX:
+        return "freeze-unfreeze", (
+            f"auto: {min_per_class} examples in the rarest class <= {AUTO_FREEZE_UNFREEZE_MAX}"
+        )
+    return "full", f"auto: {min_per_class} examples in the rarest class > {AUTO_FREEZE_UNFREEZE_MAX}"
+
+
+def _group_schedule(strategy: str, n_groups: int, train: TrainConfig) -> list[int | None]:
+    if strategy in ("linear-probe", "freeze", "lora"):
+        return [None] * n_groups
+    if strategy == "full":
+        return [0] * n_groups
+    if strategy == "freeze-unfreeze":
+        return [train.unfreeze_epoch] * n_groups
+    # gradual: groups_per_milestone groups from the top at each milestone; the rest stay frozen.
+    schedule: list[int | None] = [None] * n_groups
+    top = n_groups
+    for milestone in sorted(train.milestones):
+        for _ in range(train.groups_per_milestone):
+            if top == 0:
+                break
+            top -= 1
+            schedule[top] = milestone
+    return schedule
+
+
+def configure(
+    selection: "Selection",
+    labels: list[str],
+    strategy: str | None = None,
+    head: HeadConfig | dict[str, Any] | None = None,
+    remove_last: int = 0,
+    min_per_class: int | None = None,
+    **train_overrides: Any,
+) -> "TransferModel":
+    """Freeze, cut and extend the selected backbone for ``labels``; the result knows its plan.
+
+    ``train_overrides`` override the preset's ``[train]`` keys one by one (``lr=3e-4, epochs=5``).
+
+    Example:
+        >>> model = configure(select("vision"), labels=["ants", "bees"], strategy="freeze-unfreeze")  # doctest: +SKIP
+        >>> print(model.plan.render())  # doctest: +SKIP
+    """
+    from transferkit.core.backbone import count_parameters
+    from transferkit.core.model import TransferModel, build_head
+
+    if len(set(labels)) < 2 or len(set(labels)) != len(labels):
+        raise UsageError(f"labels must be at least two distinct names, got {labels}")
+    preset = selection.preset
+    try:
+        train_cfg = TrainConfig.model_validate({**preset.train.model_dump(), **train_overrides})
+    except Exception as err:  # pydantic.ValidationError: name the key
+        raise UsageError(f"bad training option: {err}", fix="see `transferkit train --help`") from None
+    if isinstance(head, dict):
+        head = HeadConfig.model_validate({**preset.head.model_dump(), **head})
+    head_cfg = head or preset.head
+    chosen, reason = choose_strategy(strategy or preset.strategy, min_per_class)
+    if chosen == "linear-probe" and head_cfg.hidden:
+        head_cfg = head_cfg.model_copy(update={"hidden": []})
+    if chosen == "freeze" and not head_cfg.hidden:
+        # A frozen backbone with a deeper head: one hidden layer is the usual choice (fastai's create_head).
+        head_cfg = head_cfg.model_copy(update={"hidden": [512], "dropout": max(head_cfg.dropout, 0.2)})
+
+    backbone = selection.backbone
+    removed = ["the pretrained task-specific classifier"]
+    if remove_last:
+        names = [type(g).__name__ for g in backbone.layer_groups()[-remove_last:]]
+        backbone.truncate(remove_last)
+        removed.append(f"the last {remove_last} layer group(s): {', '.join(names)}")
+    if chosen == "lora":
+        backbone.apply_lora(train_cfg.lora_r, train_cfg.lora_alpha, train_cfg.lora_dropout)
+
+    groups = backbone.layer_groups()
+    schedule = _group_schedule(chosen, len(groups), train_cfg)
+    top_lr = train_cfg.backbone_lr or train_cfg.lr / 10
+    group_plans = []
+    for index, (group, start) in enumerate(zip(groups, schedule)):
+        depth_from_top = len(groups) - 1 - index
+        lr = top_lr * train_cfg.layer_decay**depth_from_top
+        name = getattr(group, "_tk_name", type(group).__name__)
+        group_plans.append(GroupPlan(index, name, count_parameters(group), lr, start))
+
+    head_module = build_head(backbone.feature_dim, len(labels), head_cfg)
+    model = TransferModel(backbone, head_module, labels, frozen_bn=not train_cfg.train_bn)
+    for param in backbone.parameters():
+        param.requires_grad = False
+    for plan_group, group in zip(group_plans, groups):
+        if plan_group.unfreeze_epoch == 0:
+            for param in group.parameters():
+                param.requires_grad = True
+    for param in backbone.lora_parameters():
+        param.requires_grad = True
+
+    model.plan = TransferPlan(
+        strategy=chosen,
+        reason=reason,
+        source=selection.source,
+        feature_dim=backbone.feature_dim,
+        labels=list(labels),
+        removed=removed,
+        head=[repr(layer) for layer in head_module],
+        head_lr=train_cfg.lr,
+        groups=group_plans,
+        batchnorm="frozen: running statistics of every BatchNorm layer are kept (inference mode)"
+        if not train_cfg.train_bn
+        else "BatchNorm layers in trainable groups update their statistics",
+        train=train_cfg.model_dump(),
+        head_config=head_cfg.model_dump(),
+        remove_last=remove_last,
+    )
+    return model

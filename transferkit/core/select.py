@@ -1,0 +1,117 @@
+"""Step 1 of the protocol: select a pretrained backbone for a domain, with its preprocessing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from transferkit.core.domain import Domain
+from transferkit.core.presets import load_preset
+from transferkit.core.registry import Registry, get_registry, load_object
+from transferkit.core.specs import ModelSource, Preset
+from transferkit.errors import MissingDependencyError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transferkit.core.backbone import Backbone
+
+_DOMAINS: dict[str, Domain] = {}
+
+
+def get_domain(name: str, registry: Registry | None = None) -> Domain:
+    """The domain implementation called ``name``, imported on first use.
+
+    Missing optional dependencies raise :class:`MissingDependencyError` with the pip command.
+
+    Example:
+        >>> get_domain("vision").name  # doctest: +SKIP
+        'vision'
+    """
+    registry = registry or get_registry()
+    spec = registry.domain(name)
+    cached = _DOMAINS.get(name)
+    if cached is not None and cached.spec == spec:
+        return cached
+    missing = spec.missing()
+    if missing:
+        raise MissingDependencyError(
+            f"domain '{name}' needs {', '.join(missing)}, which is not installed",
+            fix=spec.install or f"pip install {' '.join(missing)}",
+        )
+    factory = load_object(spec.factory)
+    domain = factory(spec)
+    _DOMAINS[name] = domain
+    return domain
+
+
+@dataclass
+class Selection:
+    """What :func:`select` returns: the backbone, its domain, the preset and where the weights came from."""
+
+    domain: Domain
+    backbone: "Backbone"
+    preset: Preset
+    source: str
+    base_artifact: dict[str, Any] | None = None
+
+    @property
+    def feature_dim(self) -> int:
+        return self.backbone.feature_dim
+
+
+def _is_artifact(path: Path) -> bool:
+    return (path / "transferkit.json").is_file()
+
+
+def resolve_model_source(domain: str, model: str | Path | None, preset: Preset, registry: Registry) -> ModelSource | Path:
+    """Pick the backbone: explicit ``model`` (catalog id or folder), else the preset's, else the domain's."""
+    choice = model or preset.model or registry.domain(domain).default_model
+    if isinstance(choice, Path) or Path(str(choice)).exists():
+        return Path(choice)
+    choice = str(choice)
+    if "/" not in choice or choice.split("/", 1)[0] != domain:
+        qualified = f"{domain}/{choice}"
+        if qualified in registry.models:
+            choice = qualified
+    source = registry.model(choice)
+    if source.domain != domain:
+        raise UsageError(f"model '{choice}' belongs to domain '{source.domain}', not '{domain}'")
+    ok, why = source.availability()
+    if not ok:
+        raise MissingDependencyError(f"model '{choice}' is not available here: {why}", fix=source.install or None)
+    return source
+
+
+def select(
+    domain: str,
+    model: str | Path | None = None,
+    preset: str | Path | Preset | None = None,
+    *,
+    registry: Registry | None = None,
+) -> Selection:
+    """Load a pretrained backbone for ``domain`` with the preprocessing it expects.
+
+    ``model`` may be a catalog id (``vision/efficientnet-lite0.imagenet``), a local folder, or an earlier
+    transferkit artifact (its fine-tuned backbone becomes the starting point: generic, then specific).
+
+    Example:
+        >>> src = select("vision", preset="vision/wildlife")  # doctest: +SKIP
+        >>> src.feature_dim  # doctest: +SKIP
+        1280
+    """
+    registry = registry or get_registry()
+    impl = get_domain(domain, registry)
+    resolved = load_preset(preset, domain=domain, registry=registry)
+    impl.validate_preset(resolved)
+    source = resolve_model_source(domain, model, resolved, registry)
+    if isinstance(source, Path) and _is_artifact(source):
+        from transferkit.core.artifact import load_artifact
+
+        parent = load_artifact(source)
+        if parent.domain_name != domain:
+            raise UsageError(f"artifact {source} is a '{parent.domain_name}' model, not '{domain}'")
+        backbone = parent.backbone
+        backbone.source_id = str(source)
+        return Selection(impl, backbone, resolved, str(source), base_artifact=parent.meta)
+    backbone = impl.load_backbone(source, resolved)
+    backbone.source_id = str(source) if isinstance(source, Path) else source.id
+    return Selection(impl, backbone, resolved, backbone.source_id)
