@@ -66,3 +66,19 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
         8
     """
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def layer_group(name: str, *modules: nn.Module) -> nn.Module:
+    """Bundle ``modules`` into one named layer group for :meth:`Backbone.layer_groups`.
+
+    The returned container is *not* assigned as an attribute of the backbone, so parameters are not
+    registered twice and state-dict keys stay those of the original network.
+
+    Example:
+        >>> g = layer_group("stem", torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
+        >>> g._tk_name, count_parameters(g)
+        ('stem', 240)
+    """
+    group = nn.ModuleList(modules)
+    group._tk_name = name  # type: ignore[assignment]
+    return group

@@ -194,6 +194,8 @@ def configure(
 
     head_module = build_head(backbone.feature_dim, len(labels), head_cfg)
     model = TransferModel(backbone, head_module, labels, frozen_bn=not train_cfg.train_bn)
+    model.domain = selection.domain
+    model.preset = selection.preset
     for param in backbone.parameters():
         param.requires_grad = False
     for plan_group, group in zip(group_plans, groups):

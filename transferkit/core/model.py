@@ -55,6 +55,28 @@ class TransferModel(nn.Module):
         self.labels = list(labels)
         self.frozen_bn = frozen_bn
         self.plan: Any = None  # a transferkit.core.configure.TransferPlan, set by configure()
+        self.domain: Any = None  # the Domain implementation that reads and preprocesses its inputs
+        self.preset: Any = None  # the resolved Preset
+        self.threshold: float | None = None  # binary decision threshold chosen on validation data
+        self.positive: int | None = None  # index of the positive label when a threshold is set
+        self.meta: dict[str, Any] = {}  # transferkit.json of the artifact it was loaded from
+
+    def predict(self, items: list[Any], batch_size: int | None = None) -> list[dict[str, Any]]:
+        """Label each item: ``[{"input", "label", "scores": {label: probability}}]``, in order.
+
+        Example:
+            >>> tk.load("models/ants-bees").predict(["ant.jpg"])[0]["label"]  # doctest: +SKIP
+            'ants'
+        """
+        from transferkit.core.evaluate import predict
+
+        return predict(self, items, batch_size=batch_size)
+
+    def predict_proba(self, items: list[Any], batch_size: int | None = None) -> Any:
+        """Class probabilities, a numpy array of shape ``(len(items), len(labels))``."""
+        from transferkit.core.evaluate import predict_proba
+
+        return predict_proba(self, items, batch_size=batch_size)
 
     def forward(self, inputs: Any) -> torch.Tensor:
         return self.head(self.backbone(inputs))

@@ -107,8 +107,8 @@ def select(
         from transferkit.core.artifact import load_artifact
 
         parent = load_artifact(source)
-        if parent.domain_name != domain:
-            raise UsageError(f"artifact {source} is a '{parent.domain_name}' model, not '{domain}'")
+        if parent.meta["domain"] != domain:
+            raise UsageError(f"artifact {source} is a '{parent.meta['domain']}' model, not '{domain}'")
         backbone = parent.backbone
         backbone.source_id = str(source)
         return Selection(impl, backbone, resolved, str(source), base_artifact=parent.meta)

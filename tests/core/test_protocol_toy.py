@@ -1,0 +1,103 @@
+"""The whole protocol on the toy domain: select, configure, train, evaluate, save, load."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import toy_plugin
+
+import transferkit as tk
+
+
+def test_linear_probe_learns_blobs_and_round_trips(toy_registry, tmp_path):
+    train = toy_plugin.make_blobs(20, seed=1)
+    run = tk.fit("toy", train, strategy="linear-probe", out=tmp_path / "m")
+    assert run.model.plan.strategy == "linear-probe"
+    assert run.metrics["val"]["accuracy"] >= 0.9
+    loaded = tk.load(tmp_path / "m")
+    items = toy_plugin.make_blobs(5, seed=1).items
+    assert [p["label"] for p in loaded.predict(items)] == [p["label"] for p in run.model.predict(items)]
+    np.testing.assert_allclose(loaded.predict_proba(items), run.model.predict_proba(items), atol=1e-5)
+    meta = json.loads((tmp_path / "m" / "transferkit.json").read_text())
+    assert meta["plan"]["strategy"] == "linear-probe" and meta["labels"] == ["a", "b"]
+    for name in ("model.safetensors", "README.md", "metrics.json", "curves.png", "confusion.png"):
+        assert (tmp_path / "m" / name).is_file(), name
+
+
+@pytest.mark.parametrize("strategy", ["full", "freeze-unfreeze", "gradual", "freeze"])
+def test_lightning_strategies_train_and_save(toy_registry, tmp_path, strategy):
+    data = toy_plugin.make_blobs(30, classes=("a", "b", "c"), seed=2)
+    run = tk.fit("toy", data, strategy=strategy, epochs=6, lr=0.05, unfreeze_epoch=1, milestones=[1, 2],
+                 out=tmp_path / "m")
+    assert run.metrics["val"]["accuracy"] > 0.6, run.metrics["val"]
+    assert len(run.history) >= 1
+    loaded = tk.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(data.items[:7]), run.model.predict_proba(data.items[:7]), atol=1e-5)
+
+
+def test_freeze_unfreeze_schedule_turns_gradients_on(toy_registry):
+    sel = tk.select("toy")
+    model = tk.configure(sel, ["a", "b"], strategy="freeze-unfreeze", unfreeze_epoch=2)
+    assert all(not p.requires_grad for p in model.backbone.parameters())
+    assert [g.unfreeze_epoch for g in model.plan.groups] == [2, 2, 2]
+    gradual = tk.configure(tk.select("toy"), ["a", "b"], strategy="gradual", milestones=[1, 3])
+    assert [g.unfreeze_epoch for g in gradual.plan.groups] == [None, 3, 1]
+
+
+def test_layer_wise_lr_decay_in_plan(toy_registry):
+    model = tk.configure(tk.select("toy"), ["a", "b"], strategy="full", backbone_lr=1e-3, layer_decay=0.5)
+    assert [round(g.lr, 6) for g in model.plan.groups] == [0.00025, 0.0005, 0.001]
+    assert all(p.requires_grad for p in model.backbone.parameters())
+
+
+def test_frozen_batchnorm_stays_in_inference_mode(toy_registry):
+    model = tk.configure(tk.select("toy"), ["a", "b"], strategy="full")
+    model.train()
+    bns = [m for m in model.backbone.modules() if type(m).__name__ == "BatchNorm1d"]
+    assert bns and all(not bn.training for bn in bns)
+    assert model.head.training
+
+
+def test_auto_strategy_depends_on_labels_per_class(toy_registry):
+    few = tk.fit("toy", toy_plugin.make_blobs(10), dry_run=True)
+    many = tk.fit("toy", toy_plugin.make_blobs(400), dry_run=True)
+    assert few.strategy == "linear-probe" and "auto" in few.reason
+    assert many.strategy == "full"
+
+
+def test_threshold_policy_is_chosen_on_validation(toy_registry, tmp_path):
+    from transferkit.core.specs import Preset
+
+    preset = Preset(id="toy/screening", domain="toy", description="high recall",
+                    threshold={"policy": "min_sensitivity", "value": 1.0, "positive": "b"})
+    run = tk.fit("toy", toy_plugin.make_blobs(20, noise=2.5, seed=3), preset=preset, strategy="linear-probe",
+                 out=tmp_path / "m")
+    assert run.model.threshold is not None and run.model.labels[run.model.positive] == "b"
+    assert run.metrics["val"]["binary"]["sensitivity"] == 1.0
+    assert tk.load(tmp_path / "m").threshold == pytest.approx(run.model.threshold)
+
+
+def test_resume_continues_from_last_checkpoint(toy_registry, tmp_path):
+    data = toy_plugin.make_blobs(30, seed=4)
+    tk.fit("toy", data, strategy="full", epochs=2, out=tmp_path / "m")
+    assert (tmp_path / "m" / "run" / "checkpoints" / "last.ckpt").is_file()
+    run = tk.fit("toy", data, strategy="full", epochs=4, out=tmp_path / "m", resume=True)
+    assert any("resumed from" in note for note in run.notes)
+    assert [row["epoch"] for row in run.history] == [2, 3]
+
+
+def test_preset_extends_and_overrides(toy_registry):
+    from transferkit.core.presets import load_preset
+
+    child = load_preset("toy/child", domain="toy", registry=toy_registry)
+    assert child.train.epochs == 2 and child.train.lr == 0.01 and child.augment == {"noise": 0.1}
+
+
+def test_evaluate_refuses_unknown_labels(toy_registry, tmp_path):
+    from transferkit.errors import DataError
+
+    run = tk.fit("toy", toy_plugin.make_blobs(10), strategy="linear-probe")
+    other = toy_plugin.make_blobs(3, classes=("a", "z"))
+    with pytest.raises(DataError, match="not among the model's labels"):
+        tk.evaluate(run.model, other)

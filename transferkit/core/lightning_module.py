@@ -1,0 +1,127 @@
+"""The Lightning side of training: the LightningModule and the callbacks that carry out the plan.
+
+Lightning owns the loop, checkpoints, early stopping, logging, precision and devices; this module only
+says what a step is, which parameters get which learning rate, and when frozen groups start training.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import nn
+
+from transferkit.core.metrics import classification_metrics, metric_value
+
+
+class TransferModule(pl.LightningModule):
+    """Wraps a model whose ``forward(inputs)`` returns logits (a TransferModel, or a head on features).
+
+    Args:
+        model: the network to train.
+        param_groups: ``[(name, params, lr)]``, frozen parameters included: they get no gradient (AdamW
+            skips them) until the unfreeze callback turns them on, so the optimizer never needs rebuilding.
+        train_cfg: the resolved ``TrainConfig`` as a dict.
+        labels: class names, for metrics.
+        class_weights: per-class loss weights, or None.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        param_groups: list[tuple[str, list[nn.Parameter], float]],
+        train_cfg: dict[str, Any],
+        labels: list[str],
+        class_weights: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.param_groups = param_groups
+        self.cfg = train_cfg
+        self.labels = labels
+        self.loss_fn = nn.CrossEntropyLoss(weight=class_weights, label_smoothing=train_cfg["label_smoothing"])
+        self._val_probs: list[torch.Tensor] = []
+        self._val_targets: list[torch.Tensor] = []
+        self.history: list[dict[str, Any]] = []
+        self._train_losses: list[float] = []
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return self.model(inputs)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        inputs, targets = batch
+        loss = self.loss_fn(self.model(inputs), targets)
+        self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(targets))
+        self._train_losses.append(float(loss.detach()))
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        inputs, targets = batch
+        logits = self.model(inputs)
+        self._val_probs.append(torch.softmax(logits.float(), dim=-1).cpu())
+        self._val_targets.append(targets.cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_probs:
+            return
+        probs = torch.cat(self._val_probs).numpy()
+        targets = torch.cat(self._val_targets).numpy()
+        self._val_probs.clear()
+        self._val_targets.clear()
+        metrics = classification_metrics(targets, probs, self.labels)
+        for name in ("loss", "accuracy", "f1_macro", "auroc", "balanced_accuracy"):
+            value = metrics.get(name)
+            self.log(f"val_{name}", float("nan") if value is None else float(value), prog_bar=name != "loss")
+        # The score that picks the best epoch: "higher is better", NaN-free (early stopping needs a number).
+        score = metric_value(metrics, self.cfg["metric"])
+        self.log("val_score", score if math.isfinite(score) else -1e9)
+        if not self.trainer.sanity_checking:
+            row = {"epoch": self.current_epoch, f"val_{self.cfg['metric']}": metrics.get(self.cfg["metric"])}
+            row["val_loss"] = metrics["loss"]
+            row["val_accuracy"] = metrics["accuracy"]
+            row["train_loss"] = float(np.mean(self._train_losses)) if self._train_losses else None
+            self._train_losses.clear()
+            self.history.append(row)
+
+    def configure_optimizers(self) -> Any:
+        groups = [
+            {"params": params, "lr": lr, "name": name} for name, params, lr in self.param_groups if params
+        ]
+        optimizer = torch.optim.AdamW(groups, weight_decay=self.cfg["weight_decay"])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(total * self.cfg["warmup_epochs"] / max(1, self.cfg["epochs"]))
+
+        def schedule(step: int) -> float:
+            # Linear warm-up, then cosine decay to 1% of the base rate: the usual fine-tuning schedule.
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class UnfreezeSchedule(pl.Callback):
+    """Turn on gradients of backbone groups at their plan's epoch (freeze-unfreeze, gradual).
+
+    Idempotent per epoch, so a resumed run unfreezes what the interrupted one had unfrozen.
+    """
+
+    def __init__(self, groups: list[nn.Module], unfreeze_epochs: list[int | None], bn_owner: nn.Module):
+        self.groups = groups
+        self.unfreeze_epochs = unfreeze_epochs
+        self.bn_owner = bn_owner
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        changed = False
+        for group, epoch in zip(self.groups, self.unfreeze_epochs):
+            if epoch is not None and trainer.current_epoch >= epoch:
+                for param in group.parameters():
+                    if not param.requires_grad:
+                        param.requires_grad = True
+                        changed = True
+        if changed:
+            self.bn_owner.train()  # re-apply the BatchNorm policy to the newly trainable groups
