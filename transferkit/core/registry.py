@@ -93,7 +93,12 @@ class Registry:
         allow = _env_list("TRANSFERKIT_LOAD_PLUGINS")
         deny = _env_list("TRANSFERKIT_DISABLE_PLUGINS") or []
         seen: set[tuple[str, str]] = set()
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # Built-ins first, then third parties by name: on a conflict the earlier claim stays and the later
+        # plugin is reported as broken, so a third-party package can never silently replace a built-in.
+        def order(ep: metadata.EntryPoint) -> tuple[bool, str]:
+            return (ep.dist is None or ep.dist.name != "transferkit", ep.name)
+
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=order):
             dist = ep.dist.name if ep.dist is not None else ep.module.split(".")[0]
             version = ep.dist.version if ep.dist is not None else ""
             # The same dist-info seen twice (a lib64 -> lib symlink, instawow#188) is one plugin.

@@ -262,8 +262,11 @@ def train(
     read_options: dict[str, Any] | None = None,
     progress: bool = False,
     batch_size: int | None = None,
+    baselines: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Fine-tune a configured model, monitor it on validation data, evaluate it and save the artifact.
+
+    ``baselines`` (name -> metrics of other models on the same split) go into the model card.
 
     Example:
         >>> run = train(model, "data/hymenoptera", out="models/ants-bees")  # doctest: +SKIP
@@ -369,7 +372,7 @@ def train(
     seconds = time.time() - started
     result = TrainResult(model, metrics, history, out_path, seconds, notes)
     if out_path is not None:
-        save_run(result, splits, read_options or {}, eval_data)
+        save_run(result, splits, read_options or {}, eval_data, baselines)
     if scratch is not None:
         scratch.cleanup()
     return result
@@ -454,6 +457,7 @@ def fit(
     dry_run: bool = False,
     resume: bool = False,
     progress: bool = False,
+    baselines: dict[str, Any] | None = None,
     **train_overrides: Any,
 ) -> "TrainResult | TransferPlan":
     """Select, configure and train in one call: what ``transferkit train`` runs.
@@ -479,4 +483,5 @@ def fit(
                          min_per_class=min(counts.values()), **train_overrides)
     if dry_run:
         return tk_model.plan
-    return train(tk_model, splits, out=out, resume=resume, read_options=read_options, progress=progress)
+    return train(tk_model, splits, out=out, resume=resume, read_options=read_options, progress=progress,
+                 baselines=baselines)

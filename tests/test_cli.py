@@ -1,0 +1,93 @@
+"""The command line: listing without torch, error messages and exit codes, a real train/evaluate/predict."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import toy_plugin
+
+from transferkit.cli import main
+
+
+def run_cli(args, capsys):
+    code = 0
+    try:
+        main(args)
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_listing_commands_import_no_deep_learning_framework():
+    code = (
+        "import sys; from transferkit.cli import main\n"
+        "for args in (['domains', '--json'], ['plugins', '--json'], ['presets', '--json'], ['models', '--json']):\n"
+        "    try: main(args)\n"
+        "    except SystemExit: pass\n"
+        "heavy = [m for m in ('torch', 'lightning', 'transformers', 'monai') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_domains_json_lists_installed_domains(capsys):
+    code, out, _ = run_cli(["domains", "--json"], capsys)
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert code == 0 and rows["vision"]["status"] == "available"
+
+
+def test_unknown_domain_exit_code_2_with_close_matches(capsys):
+    code, _, err = run_cli(["models", "--domain", "visoin"], capsys)
+    assert code == 2 and "did you mean: vision" in err
+
+
+def test_unknown_flag_exit_code_2(capsys):
+    code, _, err = run_cli(["domains", "--jsno"], capsys)
+    assert code == 2 and "--json" in err
+
+
+def test_unknown_preset_exit_code_2(capsys):
+    code, _, err = run_cli(["presets", "show", "vision/wildlfe"], capsys)
+    assert code == 2 and "vision/wildlife" in err
+
+
+def test_train_evaluate_predict_on_the_toy_domain(toy_registry, tmp_path, capsys):
+    data = toy_plugin.write_blobs(tmp_path / "train.npz", toy_plugin.make_blobs(15, seed=5))
+    code, out, err = run_cli(["train", "--domain", "toy", "--data", str(data), "--out", str(tmp_path / "m"),
+                              "--strategy", "linear-probe", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["val"]["accuracy"] >= 0.9
+    code, out, err = run_cli(["evaluate", str(tmp_path / "m"), "--data", str(data), "--json"], capsys)
+    metrics = json.loads(out)
+    assert code == 0 and {"accuracy", "f1_macro", "auroc", "n", "per_class"} <= set(metrics)
+    assert set(metrics["per_class"]["a"]) >= {"precision", "recall", "f1"}
+    np.save(tmp_path / "x.npy", np.zeros(8))
+    model = __import__("transferkit").load(tmp_path / "m")
+    rows = model.predict(toy_plugin.make_blobs(2, seed=5).items)
+    assert [set(r) for r in rows] == [{"input", "label", "scores"}] * 4
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(toy_registry, tmp_path, capsys):
+    data = toy_plugin.write_blobs(tmp_path / "train.npz", toy_plugin.make_blobs(15))
+    code, out, err = run_cli(["train", "--domain", "toy", "--data", str(data), "--out", str(tmp_path / "m"),
+                              "--dry-run", "--strategy", "gradual"], capsys)
+    assert code == 0, err
+    assert "strategy: gradual" in out and "unfreezes at epoch" in out
+    assert not (tmp_path / "m").exists()
+
+
+def test_bad_data_path_is_one_clear_line(toy_registry, tmp_path, capsys):
+    code, _, err = run_cli(["train", "--domain", "toy", "--data", str(tmp_path / "nope.npz"), "--out",
+                            str(tmp_path / "m")], capsys)
+    assert code == 1 and "nope.npz" in err and "Traceback" not in err
+
+
+def test_bad_strategy_exit_code_2(toy_registry, tmp_path, capsys):
+    code, _, err = run_cli(["train", "--domain", "toy", "--data", "x", "--out", str(tmp_path / "m"),
+                            "--strategy", "freeze-unfrezee"], capsys)
+    assert code == 2 and "freeze-unfreeze" in err
