@@ -101,3 +101,11 @@ def test_evaluate_refuses_unknown_labels(toy_registry, tmp_path):
     other = toy_plugin.make_blobs(3, classes=("a", "z"))
     with pytest.raises(DataError, match="not among the model's labels"):
         tk.evaluate(run.model, other)
+
+
+def test_balanced_class_weights_on_the_lightning_path(toy_registry, tmp_path):
+    # Regression: restoring the best checkpoint choked on the loss's class-weight buffer.
+    data = toy_plugin.make_blobs(30, seed=6)
+    data = data.subset(list(range(30)) + list(range(30, 40)))  # imbalanced: 30 "a", 10 "b"
+    run = tk.fit("toy", data, strategy="full", class_weights="balanced", epochs=3, lr=0.05, out=tmp_path / "m")
+    assert run.metrics["val"]["n"] > 0 and any("restored the best epoch" in n for n in run.notes)

@@ -1,0 +1,300 @@
+"""Readers for labelled images: class folders (optionally split into train/val/test) and CSV manifests.
+
+Every image is checked for decodability when it is read, so that a broken file is reported once, with
+its reason, in ``Examples.skipped`` instead of failing an epoch halfway through. Known placeholder images
+(the "this image could not be found" pictures that photo sites serve for deleted photos, one of which
+ships inside the public hymenoptera set) decode fine but carry no label information: they are skipped too.
+
+Torch-free: PIL and the standard library only.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from transferkit.core.data import Examples, Skipped, require_classes
+from transferkit.errors import DataError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+SPLIT_NAMES = ("train", "val", "test")
+# Accepted spellings of split folders, mapped to the names ``read(split=...)`` uses.
+_SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                  "dev": "val", "test": "test", "testing": "test"}
+
+# Placeholder images known to sit in public image sets in place of a deleted photo: (size, sha256).
+# Keyed by size first so that only files of exactly that size are hashed.
+KNOWN_PLACEHOLDERS = {
+    (5504, "6b4966252973c581b521f804453c6a0649ea6a2ce7e3e5c7deeb7d80623de231"): "the 'we're sorry, this image "
+    "could not be found' placeholder (hymenoptera train/ants/imageNotFound.gif)",
+}
+_PLACEHOLDER_SIZES = {size for size, _ in KNOWN_PLACEHOLDERS}
+_PLACEHOLDER_NAME = re.compile(r"(image|photo|img)[-_ ]?(not[-_ ]?found|unavailable|missing|removed)", re.I)
+
+
+def _is_hidden(path: Path | str) -> bool:
+    # Dot-files (.DS_Store, .ipynb_checkpoints) and __MACOSX are operating-system litter, not data.
+    name = path if isinstance(path, str) else path.name
+    return name.startswith(".") or name.startswith("__")
+
+
+def check_image(path: Path, *, verify: bool = True) -> str | None:
+    """Why ``path`` cannot be used as a training image, or None when it is fine.
+
+    Decodes the image (reduced, for JPEG) because ``Image.verify()`` alone lets truncated JPEGs through.
+
+    Example:
+        >>> check_image(Path("missing.jpg"))
+        'file not found'
+    """
+    from PIL import Image
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as err:
+        return f"cannot read the file: {err}"
+    if size == 0:
+        return "empty file (0 bytes)"
+    if size in _PLACEHOLDER_SIZES:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if (size, digest) in KNOWN_PLACEHOLDERS:
+            return f"placeholder image: {KNOWN_PLACEHOLDERS[size, digest]}"
+    if _PLACEHOLDER_NAME.search(path.stem):
+        return "placeholder image (its name says the original photo is missing)"
+    if not verify:
+        return None
+    try:
+        with Image.open(path) as image:
+            if image.format == "JPEG":
+                image.draft("RGB", (64, 64))  # decode at 1/8 scale: still reads every byte of the file
+            image.load()
+            if image.width < 1 or image.height < 1:
+                return "image has no pixels"
+    except Image.DecompressionBombError as err:
+        return f"image too large to decode safely: {err}"
+    except (OSError, ValueError, SyntaxError) as err:
+        # PIL raises OSError for truncated data and UnidentifiedImageError (an OSError) for non-images.
+        return f"cannot decode the image: {err}"
+    return None
+
+
+def _split_dirs(root: Path) -> dict[str, Path]:
+    if not root.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for child in sorted(root.iterdir()):
+        split = _SPLIT_ALIASES.get(child.name.lower())
+        if split and child.is_dir() and split not in found and any(
+            c.is_dir() and not _is_hidden(c) for c in child.iterdir()
+        ):
+            found[split] = child
+    return found
+
+
+def image_folder_splits(root: str | Path) -> list[str]:
+    """The splits ``root`` holds as sub-folders (``train``/``val``/``test``, also ``valid``, ``validation``...).
+
+    Example:
+        >>> image_folder_splits("/nonexistent")
+        []
+    """
+    found = _split_dirs(Path(root))
+    return [s for s in SPLIT_NAMES if s in found]
+
+
+def read_image_folder(root: str | Path, *, split: str | None = None, verify: bool = True) -> Examples:
+    """Read ``root/<class>/*.<image>``, or ``root/<split>/<class>/*`` when ``root`` holds split folders.
+
+    ``split=None`` on a folder with splits reads ``train``. On a folder without split sub-folders the
+    folder is the one set there is and ``split`` is ignored. Files that are not images, cannot be decoded
+    or are known placeholders are listed in ``Examples.skipped`` with the reason.
+
+    Example:
+        >>> ex = read_image_folder("data/hymenoptera", split="val")  # doctest: +SKIP
+        >>> ex.counts()  # doctest: +SKIP
+        {'ants': 70, 'bees': 83}
+    """
+    root = Path(root)
+    if not root.exists():
+        raise DataError("folder not found", file=root, fix="check the path to the image folder")
+    if not root.is_dir():
+        raise DataError("not a folder", file=root, fix="pass a folder of class sub-folders, or a CSV manifest")
+    splits = _split_dirs(root)
+    chosen: str | None = None
+    folder = root
+    if splits:
+        chosen = split or "train"
+        if chosen not in splits:
+            raise DataError(
+                f"no '{chosen}' split here (found: {', '.join(s for s in SPLIT_NAMES if s in splits)})",
+                file=root,
+                field="split",
+                fix=f"add a '{chosen}/' sub-folder of class folders, or choose one of the splits found",
+            )
+        folder = splits[chosen]
+
+    class_dirs = [d for d in sorted(folder.iterdir()) if d.is_dir() and not _is_hidden(d)]
+    loose = [f for f in sorted(folder.iterdir()) if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS]
+    if not class_dirs:
+        what = f"{len(loose)} images directly in the folder" if loose else "no class sub-folders"
+        raise DataError(
+            f"{what}; an image folder holds one sub-folder per class",
+            file=folder,
+            field="class folders",
+            fix=f"arrange the images as {folder}/<class name>/<image>.jpg, or use a CSV manifest with path,label",
+        )
+    items: list[str] = []
+    labels: list[str] = []
+    skipped: list[Skipped] = []
+    for f in loose:
+        skipped.append(Skipped(str(f), "image outside any class folder: its label is unknown"))
+    for class_dir in class_dirs:
+        for path in sorted(class_dir.rglob("*")):
+            if not path.is_file() or any(_is_hidden(p) for p in path.relative_to(class_dir).parts):
+                continue
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped.append(Skipped(str(path), f"not an image file (extension '{path.suffix or 'none'}')"))
+                continue
+            reason = check_image(path, verify=verify)
+            if reason:
+                skipped.append(Skipped(str(path), reason))
+                continue
+            items.append(str(path))
+            labels.append(class_dir.name)
+    empty = [d.name for d in class_dirs if d.name not in set(labels)]
+    examples = Examples(items=items, labels=labels, source=str(folder), skipped=skipped,
+                        meta={"format": "image-folder", "root": str(root), "split": chosen})
+    if not items:
+        raise DataError(
+            f"no readable images in {len(class_dirs)} class folder(s)"
+            + (f" ({len(skipped)} files skipped, first: {skipped[0].item}: {skipped[0].reason})" if skipped else ""),
+            file=folder,
+            field="images",
+            fix=f"put images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {folder}/<class name>/",
+        )
+    for name in empty:
+        # Never a silent drop: a class folder with no usable image leaves that class out of the model.
+        examples.skipped.append(
+            Skipped(str(folder / name), f"class folder has no readable image: class '{name}' is left out")
+        )
+    require_classes(examples)
+    return examples
+
+
+def read_csv_manifest(path: str | Path, *, path_col: str = "path", label_col: str = "label",
+                      verify: bool = True) -> Examples:
+    """Read a CSV with one image path and one label per row; paths are relative to the CSV's folder.
+
+    A missing column, an empty label, or image paths that do not exist raise :class:`DataError` naming
+    the file, the column and the fix; undecodable images are skipped and listed.
+
+    Example:
+        >>> ex = read_csv_manifest("labels.csv", label_col="species")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("manifest file not found", file=path, fix="check the path to the CSV file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"not UTF-8 text: {err}", file=path, fix="save the manifest as UTF-8 CSV") from None
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
+    header = next(csv.reader(text.splitlines()[:1], delimiter=delimiter), [])
+    for column, option in ((path_col, "path_col"), (label_col, "label_col")):
+        if column not in header:
+            raise DataError(
+                f"no column '{column}' (columns: {', '.join(h for h in header if h) or 'none'})",
+                file=path,
+                field=column,
+                fix=f"add a '{column}' column, or name the column to use with the reader option {option}",
+            )
+    if not rows:
+        raise DataError("the manifest has a header but no rows", file=path, fix="add one row per image")
+    base = path.parent
+    items: list[str] = []
+    labels: list[str] = []
+    skipped: list[Skipped] = []
+    missing: list[str] = []
+    for line, row in enumerate(rows, start=2):
+        rel = (row.get(path_col) or "").strip()
+        label = (row.get(label_col) or "").strip()
+        if not rel:
+            raise DataError(f"row {line} has an empty path", file=path, field=path_col, fix="fill in or remove the row")
+        if not label:
+            raise DataError(f"row {line} ({rel}) has an empty label", file=path, field=label_col,
+                            fix="fill in the label or remove the row")
+        image = Path(rel) if Path(rel).is_absolute() else base / rel
+        if not image.exists():
+            missing.append(rel)
+            continue
+        reason = check_image(image, verify=verify)
+        if reason:
+            skipped.append(Skipped(str(image), reason))
+            continue
+        items.append(str(image))
+        labels.append(label)
+    if missing:
+        raise DataError(
+            f"{len(missing)} of {len(rows)} image paths do not exist (first: {', '.join(missing[:3])})",
+            file=path,
+            field=path_col,
+            fix=f"paths are read relative to the manifest's folder ({base}); correct them or remove those rows",
+        )
+    examples = Examples(items=items, labels=labels, source=str(path), skipped=skipped,
+                        meta={"format": "csv-manifest", "root": str(base), "split": None})
+    require_classes(examples)
+    return examples
+
+
+def read_images(path: str | Path, *, split: str | None = None, options: dict[str, Any] | None = None) -> Examples:
+    """Read labelled images from a class folder (with or without split folders) or a ``.csv`` manifest.
+
+    ``options``: ``path_col``, ``label_col`` (manifest columns), ``verify`` (decode-check every image,
+    default true).
+
+    Example:
+        >>> read_images("data/hymenoptera", split="val").classes  # doctest: +SKIP
+        ['ants', 'bees']
+    """
+    options = dict(options or {})
+    verify = bool(options.pop("verify", True))
+    path_col = options.pop("path_col", None) or "path"
+    label_col = options.pop("label_col", None) or "label"
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
+        return read_csv_manifest(path, path_col=path_col, label_col=label_col, verify=verify)
+    if path.is_file():
+        raise DataError(
+            "a single file is not a labelled data set",
+            file=path,
+            fix="pass a folder of class sub-folders (<class>/<image>.jpg) or a CSV manifest with path,label",
+        )
+    return read_image_folder(path, split=split, verify=verify)
+
+
+def list_images(inputs: list[str]) -> list[str]:
+    """Expand prediction inputs: image files as they are, folders to the images they hold (sorted).
+
+    Example:
+        >>> list_images([])
+        []
+    """
+    out: list[str] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not _is_hidden(p))
+            if not found:
+                raise DataError("no images in this folder", file=path, fix="pass image files or a folder of images")
+            out.extend(found)
+        elif path.is_file():
+            out.append(str(path))
+        else:
+            raise DataError("no such file or folder", file=path, fix="check the path of the image to predict")
+    return out
