@@ -109,3 +109,13 @@ def test_balanced_class_weights_on_the_lightning_path(toy_registry, tmp_path):
     data = data.subset(list(range(30)) + list(range(30, 40)))  # imbalanced: 30 "a", 10 "b"
     run = tk.fit("toy", data, strategy="full", class_weights="balanced", epochs=3, lr=0.05, out=tmp_path / "m")
     assert run.metrics["val"]["n"] > 0 and any("restored the best epoch" in n for n in run.notes)
+
+
+def test_threshold_policy_naming_an_absent_label_fails_before_training(toy_registry):
+    from transferkit.core.specs import Preset
+    from transferkit.errors import UsageError
+
+    preset = Preset(id="toy/screening", domain="toy", description="d",
+                    threshold={"policy": "max_fpr", "value": 0.01, "positive": "spam"})
+    with pytest.raises(UsageError, match="threshold.positive"):
+        tk.configure(tk.select("toy", preset=preset), ["a", "b"])

@@ -136,6 +136,21 @@ def _group_schedule(strategy: str, n_groups: int, train: TrainConfig) -> list[in
     return schedule
 
 
+def _check_threshold_policy(preset: Preset, labels: list[str]) -> None:
+    """Refuse, before any training, a threshold policy that cannot apply to these labels."""
+    policy = preset.threshold
+    if policy.policy == "argmax":
+        return
+    where = {"file": preset.source or preset.id}
+    if len(labels) != 2:
+        raise UsageError(f"threshold policy '{policy.policy}' needs two classes, the data have {len(labels)}",
+                         field="threshold.policy", fix="use policy = 'argmax' for multi-class tasks", **where)
+    if policy.positive is not None and policy.positive not in labels:
+        raise UsageError(f"the positive label '{policy.positive}' is not one of the labels {labels}",
+                         field="threshold.positive",
+                         fix="name one of the data's labels, or leave it out to use the last label", **where)
+
+
 def configure(
     selection: "Selection",
     labels: list[str],
@@ -159,6 +174,7 @@ def configure(
     if len(set(labels)) < 2 or len(set(labels)) != len(labels):
         raise UsageError(f"labels must be at least two distinct names, got {labels}")
     preset = selection.preset
+    _check_threshold_policy(preset, labels)
     try:
         train_cfg = TrainConfig.model_validate({**preset.train.model_dump(), **train_overrides})
     except Exception as err:  # pydantic.ValidationError: name the key

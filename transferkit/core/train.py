@@ -179,7 +179,8 @@ def _run_lightning(
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best and Path(best).is_file():
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-        module.model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+        # Only the network's weights: the module also holds e.g. the class weights of its loss.
+        module.model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
         notes.append(f"restored the best epoch ({Path(best).name}, val_score {trainer.checkpoint_callback.best_model_score:.4f})")
     return notes
 
@@ -350,11 +351,8 @@ def train(
     model.cpu().eval()
 
     policy: ThresholdPolicy = preset.threshold
-    if policy.policy != "argmax":
-        if len(model.labels) != 2:
-            raise UsageError(f"threshold policy '{policy.policy}' needs two classes, got {len(model.labels)}",
-                             field="threshold.policy", fix="use policy = 'argmax' for multi-class tasks")
-        positive = model.labels.index(policy.positive) if policy.positive in model.labels else 1
+    if policy.policy != "argmax":  # configure() checked that the task is binary and the label exists
+        positive = model.labels.index(policy.positive) if policy.positive is not None else 1
         model.positive = positive
         model.threshold = choose_threshold(policy, (y_val == positive).astype(int), val_probs[:, positive])
         notes.append(f"threshold {model.threshold:.4f} on '{model.labels[positive]}' chosen on validation data "
