@@ -1,0 +1,47 @@
+"""The AG News benchmark's helpers: a reproducible split, and a docs section that leaves others alone."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("nlp_agnews", ROOT / "benchmarks" / "nlp_agnews.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_split_is_stratified_and_reproducible(bench, tmp_path):
+    source = tmp_path / "ag.csv"
+    rows = ["Class Index,Title,Description"] + [f"{1 + i % 4},title {i},text {i}" for i in range(40)]
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    train, test = bench.make_splits(source, tmp_path / "a", seed=0)
+    again, _ = bench.make_splits(source, tmp_path / "b", seed=0)
+    assert train.read_text() == again.read_text()
+    body = [line.split(",")[0] for line in train.read_text().splitlines()[1:]]
+    assert sorted(body) == sorted(["1", "2", "3", "4"] * 5)
+    assert len(test.read_text().splitlines()) == 21
+
+
+def test_write_section_replaces_only_its_own_section(bench, tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n## Vision: ants\n\nkeep me\n\n## NLP: AG News\n\nold table\n\n## Medical\n\nme too\n")
+    bench.write_section(doc, "## NLP: AG News\n\nnew table\n")
+    text = doc.read_text()
+    assert "new table" in text and "old table" not in text
+    assert "keep me" in text and "me too" in text and text.index("new table") < text.index("## Medical")
+    fresh = tmp_path / "new.md"
+    bench.write_section(fresh, "## NLP: AG News\n\nt\n")
+    assert fresh.read_text().startswith("# Benchmarks\n\n## NLP: AG News")
+
+
+def test_tfidf_baseline_learns_words(bench):
+    texts = [f"{w} {i}" for i in range(6) for w in ("stocks shares market", "goal match team")]
+    labels = ["biz", "sport"] * 6
+    assert bench.tfidf_baseline(texts, labels, ["market stocks", "team goal"]) == ["biz", "sport"]

@@ -1,0 +1,237 @@
+"""A Hugging Face encoder (``AutoModel``) as a transferkit backbone: token ids in, one vector per text out.
+
+Layer groups are the embeddings and each encoder layer (plus a final norm where a model has one), so
+freezing, gradual unfreezing and layer-wise learning-rate decay work per transformer layer. The
+pretrained pooler (BERT's next-sentence-prediction dense+tanh) is removed: pooling is CLS or mean over
+the last hidden states, and the head transferkit adds does the rest. LoRA adapters come from peft,
+injected in place so that the state-dict keys are the same every time they are applied.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from transferkit.core.backbone import Backbone, layer_group
+from transferkit.errors import MissingDependencyError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+POOLINGS = ("cls", "mean", "max")
+
+# Module names of attention projections that LoRA adapts when peft has no mapping for a model type.
+_LORA_FALLBACK = ("query", "value", "q_proj", "v_proj", "q_lin", "v_lin", "query_proj", "value_proj", "q", "v")
+# Top-level modules outside the encoder layers that sit *above* them (a final norm, a pooler).
+_TOP_NAMES = ("final", "ln_f", "norm_out", "pooler")
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Reduce ``hidden[batch, tokens, dim]`` to ``[batch, dim]`` over the tokens where ``mask`` is 1.
+
+    Example:
+        >>> h = torch.tensor([[[1.0], [3.0], [100.0]]]); m = torch.tensor([[1, 1, 0]])
+        >>> pool(h, m, "mean").tolist(), pool(h, m, "cls").tolist(), pool(h, m, "max").tolist()
+        ([[2.0]], [[1.0]], [[3.0]])
+    """
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling == "mean":
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    if pooling == "max":
+        return hidden.masked_fill(weights == 0, torch.finfo(hidden.dtype).min).max(1).values
+    raise UsageError(f"unknown pooling '{pooling}'", field="head.pooling", fix=f"use one of {', '.join(POOLINGS)}")
+
+
+def _encoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
+    # The transformer blocks are the longest ModuleList (encoder.layer in BERT/RoBERTa/DeBERTa,
+    # transformer.layer in DistilBERT): no per-architecture table to keep up to date.
+    best: tuple[str, nn.ModuleList] | None = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) and (best is None or len(module) > len(best[1])):
+            best = (name, module)
+    if best is None:
+        raise UsageError(f"cannot find the encoder layers of {type(model).__name__}", fix="use a BERT-like encoder")
+    return best
+
+
+class TextBackbone(Backbone):
+    """A transformer encoder with its tokenizer, pooled to one feature vector per text.
+
+    Args:
+        model: the encoder, as ``AutoModel`` returns it (its pooler is removed here).
+        tokenizer: the matching tokenizer (saved with the artifact, not a module).
+        pooling: ``"cls"``, ``"mean"`` or ``"max"``.
+        max_length: default number of tokens per text (the preset's ``preprocess.max_length`` overrides it).
+        model_limit: the most tokens the position embeddings allow.
+
+    Example:
+        >>> backbone = TextBackbone(AutoModel.from_config(cfg), tokenizer, pooling="mean")  # doctest: +SKIP
+        >>> backbone({"input_ids": ids, "attention_mask": mask}).shape  # doctest: +SKIP
+        torch.Size([2, 32])
+    """
+
+    def __init__(
+        self,
+        model: "PreTrainedModel",
+        tokenizer: "PreTrainedTokenizerBase",
+        *,
+        pooling: str = "cls",
+        max_length: int | None = None,
+        model_limit: int | None = None,
+    ):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise UsageError(f"unknown pooling '{pooling}'", field="head.pooling", fix=f"use one of {POOLINGS}")
+        if getattr(model, "pooler", None) is not None:
+            model.pooler = None  # unused by CLS/mean pooling; keeping it would leave weights with no gradient
+        self.model = model
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.model_limit = model_limit or model_token_limit(model, tokenizer)
+        self.max_length = min(max_length or self.model_limit, self.model_limit)
+        self.feature_dim = int(model.config.hidden_size)
+        self.lora: dict[str, Any] | None = None
+        # from_pretrained returns the encoder in eval mode; a backbone starts in training mode like any
+        # new module, and train() then puts the layers that stay frozen back into inference mode.
+        self.model.train()
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        mask = inputs["attention_mask"]
+        hidden = self.model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
+        return pool(hidden, mask, self.pooling)
+
+    def train(self, mode: bool = True) -> "TextBackbone":
+        # A frozen layer runs in inference mode (Keras' rule for frozen layers): dropout in layers that
+        # do not learn only adds noise to the features the head sees.
+        super().train(mode)
+        if mode:
+            groups = self.layer_groups()
+            frozen = [g for g in groups if not any(p.requires_grad for p in g.parameters())]
+            if len(frozen) == len(groups):
+                self.model.eval()
+            for group in frozen:
+                group.eval()
+        return self
+
+    # ------------------------------------------------------------------ groups
+    def layer_groups(self) -> list[nn.Module]:
+        """embeddings, layer.0 ... layer.N-1 (and a final norm when the model has one), bottom to top."""
+        layers_name, layers = _encoder_layers(self.model)
+        embeddings = getattr(self.model, "embeddings", None)
+        bottom: list[nn.Module] = [embeddings] if embeddings is not None else []
+        top: list[nn.Module] = []
+        claimed = {id(m) for m in bottom} | {id(layers)}
+        # Everything else that holds parameters (DeBERTa's relative-position embeddings, a final norm)
+        # joins the embeddings below the layers, or the top when its name says it comes after them.
+        for name, module in self.model.named_modules():
+            if not name or any(id(m) in claimed for m in _ancestors(self.model, name)):
+                continue
+            if any(True for _ in module.parameters(recurse=False)):
+                (top if any(t in name for t in _TOP_NAMES) else bottom).append(module)
+                claimed.add(id(module))
+        groups = [layer_group("embeddings", *bottom)]
+        groups += [layer_group(f"{layers_name}.{i}", layer) for i, layer in enumerate(layers)]
+        if top:
+            groups.append(layer_group("final", *top))
+        return groups
+
+    def truncate(self, n: int) -> None:
+        """Remove the top ``n`` encoder layers (``remove_last``): features then come from a lower layer.
+
+        The encoder config is updated too, so an artifact is rebuilt with the shorter encoder and the
+        state-dict keys match; ``feature_dim`` does not change.
+        """
+        if not n:
+            return
+        _, layers = _encoder_layers(self.model)
+        if n >= len(layers):
+            raise UsageError(
+                f"remove_last={n} would remove all {len(layers)} encoder layers",
+                fix=f"use remove_last between 0 and {len(layers) - 1}",
+            )
+        del layers[len(layers) - n :]
+        self.model.config.num_hidden_layers = len(layers)
+
+    # ------------------------------------------------------------------ artifact
+    def config(self) -> dict[str, Any]:
+        """What :meth:`NLPDomain.rebuild_backbone` needs: the encoder config, pooling and token limits."""
+        return {
+            "architecture": "hf-auto-model",
+            "hf_config": json.loads(self.model.config.to_json_string(use_diff=False)),
+            "pooling": self.pooling,
+            "max_length": self.max_length,
+            "model_limit": self.model_limit,
+            "tokenizer": "tokenizer",
+        }
+
+    # ------------------------------------------------------------------ LoRA
+    def apply_lora(self, r: int, alpha: int, dropout: float) -> None:
+        """Inject LoRA adapters into the attention projections (peft), in place.
+
+        ``inject_adapter_in_model`` adds ``lora_A``/``lora_B`` next to each targeted ``nn.Linear``
+        without wrapping the model, so applying it again to a rebuilt model gives the same keys.
+        """
+        try:
+            from peft import LoraConfig, inject_adapter_in_model
+        except ImportError:
+            raise MissingDependencyError(
+                "the 'lora' strategy needs the peft package, which is not installed",
+                fix="pip install 'transferkit[lora]'",
+            ) from None
+        if self.lora is not None:
+            raise UsageError("LoRA adapters are already applied to this backbone")
+        targets = lora_targets(self.model)
+        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
+        inject_adapter_in_model(config, self.model)
+        self.lora = {"r": r, "alpha": alpha, "dropout": dropout, "targets": targets}
+
+    def lora_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.model.named_parameters() if "lora_" in name]
+
+
+def _ancestors(root: nn.Module, name: str) -> list[nn.Module]:
+    """The module called ``name`` and every module above it (excluding ``root``)."""
+    found = []
+    parts = name.split(".")
+    for end in range(1, len(parts) + 1):
+        found.append(root.get_submodule(".".join(parts[:end])))
+    return found
+
+
+def lora_targets(model: nn.Module) -> list[str]:
+    """Module names LoRA adapts: peft's table for the model type, else the attention query/value layers."""
+    model_type = getattr(getattr(model, "config", None), "model_type", "")
+    try:
+        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as mapping
+    except ImportError:  # pragma: no cover - older peft
+        mapping = {}
+    if model_type in mapping:
+        return list(mapping[model_type])
+    present = {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+    targets = [name for name in _LORA_FALLBACK if name in present]
+    if not targets:
+        raise UsageError(
+            f"no attention projections found for LoRA in a '{model_type}' model",
+            fix="choose another strategy (freeze-unfreeze, full...)",
+        )
+    return targets
+
+
+def model_token_limit(model: nn.Module, tokenizer: Any) -> int:
+    """The most tokens one text may have: the position embeddings' size, or the tokenizer's limit.
+
+    RoBERTa-style models number positions from ``pad_token_id + 1``, so two of their 514 positions are
+    not usable (the tokenizer says 512; a model folder without a tokenizer limit would otherwise crash).
+    """
+    config = model.config
+    limit = getattr(config, "max_position_embeddings", None) or 512
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer", "mpnet"):
+        limit -= (getattr(config, "pad_token_id", 1) or 1) + 1
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
+        limit = min(limit, tok_limit)
+    return int(limit)
