@@ -149,12 +149,22 @@ def datasets(as_json: bool = typer.Option(False, "--json", help="print JSON")) -
     out.print(table)
 
 
-def _parse_sets(values: list[str]) -> dict[str, Any]:
+def _read_options(text_cols: list[str], label_col: Optional[str], extra: list[str]) -> dict[str, Any]:
+    """Reader options from the CLI: --text-col, --label-col and any --read-option KEY=VALUE."""
+    options = _parse_sets(extra, flag="--read-option", example="path_col=file")
+    if text_cols:
+        options["text_cols"] = list(text_cols)
+    if label_col:
+        options["label_col"] = label_col
+    return options
+
+
+def _parse_sets(values: list[str], flag: str = "--set", example: str = "weight_decay=0.01") -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise UsageError(f"--set expects KEY=VALUE, got '{item}'", fix="e.g. --set weight_decay=0.01")
+            raise UsageError(f"{flag} expects KEY=VALUE, got '{item}'", fix=f"e.g. {flag} {example}")
         try:
             overrides[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
@@ -179,6 +189,7 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed"),
     text_col: list[str] = typer.Option([], "--text-col", help="text column (repeatable: joined)"),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="label column"),
+    read_opts: list[str] = typer.Option([], "--read-option", help="a reader option: --read-option path_col=file"),
     sets: list[str] = typer.Option([], "--set", help="any [train] key: --set weight_decay=0.01 (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the transfer plan and stop"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
@@ -195,11 +206,7 @@ def train(
     for key, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):
         if value is not None:
             overrides[key] = value
-    read_options: dict[str, Any] = {}
-    if text_col:
-        read_options["text_cols"] = list(text_col)
-    if label_col:
-        read_options["label_col"] = label_col
+    read_options = _read_options(text_col, label_col, read_opts)
     from transferkit.core.train import fit
 
     result = fit(domain, data, preset=preset, model=model, strategy=strategy, out=None if dry_run else out_dir,
@@ -235,17 +242,13 @@ def evaluate(
     split: Optional[str] = typer.Option(None, "--split", help="train / val / test, for data that hold several"),
     text_col: list[str] = typer.Option([], "--text-col"),
     label_col: Optional[str] = typer.Option(None, "--label-col"),
+    read_opts: list[str] = typer.Option([], "--read-option", help="a reader option: --read-option path_col=file"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Score a trained model on labelled data: accuracy, macro-F1, AUROC and per-class figures."""
     from transferkit.core.evaluate import evaluate as run_evaluate
 
-    options: dict[str, Any] = {}
-    if text_col:
-        options["text_cols"] = list(text_col)
-    if label_col:
-        options["label_col"] = label_col
-    metrics = run_evaluate(model_dir, data, split=split, read_options=options)
+    metrics = run_evaluate(model_dir, data, split=split, read_options=_read_options(text_col, label_col, read_opts))
     if as_json:
         return _emit_json(metrics)
     table = Table("label", "precision", "recall", "F1", "support")

@@ -119,3 +119,21 @@ def test_threshold_policy_naming_an_absent_label_fails_before_training(toy_regis
                     threshold={"policy": "max_fpr", "value": 0.01, "positive": "spam"})
     with pytest.raises(UsageError, match="threshold.positive"):
         tk.configure(tk.select("toy", preset=preset), ["a", "b"])
+
+
+def test_threshold_policy_on_many_classes_falls_back_to_argmax_with_a_note(toy_registry):
+    from transferkit.core.specs import Preset
+
+    preset = Preset(id="toy/screening", domain="toy", description="d",
+                    threshold={"policy": "min_sensitivity", "value": 0.9})
+    model = tk.configure(tk.select("toy", preset=preset), ["a", "b", "c"])
+    assert any("most probable class" in note for note in model.plan.notes)
+
+
+def test_from_scratch_backbones_train_batchnorm_statistics(toy_registry):
+    selection = tk.select("toy")
+    selection.backbone.from_scratch = True
+    model = tk.configure(selection, ["a", "b"], strategy="full")
+    assert model.plan.train["train_bn"] is True and not model.frozen_bn
+    model.train()
+    assert all(m.training for m in model.backbone.modules() if type(m).__name__ == "BatchNorm1d")

@@ -21,10 +21,12 @@ class Backbone(nn.Module):
     Attributes:
         feature_dim: size of the feature vector ``forward`` returns.
         source_id: the catalog id or path the weights came from (saved in the artifact).
+        from_scratch: True for randomly initialised networks; ``configure`` then trains BatchNorm statistics.
     """
 
     feature_dim: int
     source_id: str = ""
+    from_scratch: bool = False  # randomly initialised (a baseline): its BatchNorm statistics must train
 
     def layer_groups(self) -> list[nn.Module]:
         """The backbone's layers in order, bottom (input side) to top, each a module.

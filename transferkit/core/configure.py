@@ -51,6 +51,7 @@ class TransferPlan:
     train: dict[str, Any] = field(default_factory=dict)
     head_config: dict[str, Any] = field(default_factory=dict)
     remove_last: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +84,7 @@ class TransferPlan:
                 "trains" if g.unfreeze_epoch == 0 else f"unfreezes at epoch {g.unfreeze_epoch}"
             )
             lines.append(f"  [{g.index:2d}] {g.name:<28} {g.parameters:>10,} params  {when:<22} lr={g.lr:.2e}")
+        lines += [f"note:     {note}" for note in self.notes]
         keys = ("epochs", "batch_size", "weight_decay", "label_smoothing", "class_weights", "metric", "patience")
         lines.append("train:    " + ", ".join(f"{k}={self.train[k]}" for k in keys if k in self.train))
         return "\n".join(lines)
@@ -137,14 +139,13 @@ def _group_schedule(strategy: str, n_groups: int, train: TrainConfig) -> list[in
 
 
 def _check_threshold_policy(preset: Preset, labels: list[str]) -> None:
-    """Refuse, before any training, a threshold policy that cannot apply to these labels."""
+    """Refuse, before any training, a threshold policy naming a label the data do not have."""
     policy = preset.threshold
     if policy.policy == "argmax":
         return
     where = {"file": preset.source or preset.id}
     if len(labels) != 2:
-        raise UsageError(f"threshold policy '{policy.policy}' needs two classes, the data have {len(labels)}",
-                         field="threshold.policy", fix="use policy = 'argmax' for multi-class tasks", **where)
+        return  # multi-class: the decision stays argmax; configure() records why in the plan
     if policy.positive is not None and policy.positive not in labels:
         raise UsageError(f"the positive label '{policy.positive}' is not one of the labels {labels}",
                          field="threshold.positive",
@@ -183,13 +184,23 @@ def configure(
         head = HeadConfig.model_validate({**preset.head.model_dump(), **head})
     head_cfg = head or preset.head
     chosen, reason = choose_strategy(strategy or preset.strategy, min_per_class)
-    if chosen == "linear-probe" and head_cfg.hidden:
-        head_cfg = head_cfg.model_copy(update={"hidden": []})
+    if chosen == "linear-probe" and (head_cfg.hidden or head_cfg.dropout):
+        # The probe is a logistic regression fitted on features: no hidden layer, nothing to drop out.
+        head_cfg = head_cfg.model_copy(update={"hidden": [], "dropout": 0.0})
     if chosen == "freeze" and not head_cfg.hidden:
         # A frozen backbone with a deeper head: one hidden layer is the usual choice (fastai's create_head).
         head_cfg = head_cfg.model_copy(update={"hidden": [512], "dropout": max(head_cfg.dropout, 0.2)})
 
     backbone = selection.backbone
+    notes: list[str] = []
+    if preset.threshold.policy != "argmax" and len(labels) != 2:
+        notes.append(f"threshold policy '{preset.threshold.policy}' applies to two classes; with {len(labels)} "
+                     "the decision is the most probable class")
+    if backbone.from_scratch and "train_bn" not in preset.train.model_fields_set \
+            and "train_bn" not in train_overrides:
+        # A randomly initialised network has no running statistics worth keeping frozen.
+        train_cfg = train_cfg.model_copy(update={"train_bn": True})
+        notes.append("backbone trained from scratch: BatchNorm layers update their statistics")
     removed = ["the pretrained task-specific classifier"]
     if remove_last:
         names = [type(g).__name__ for g in backbone.layer_groups()[-remove_last:]]
@@ -237,5 +248,6 @@ def configure(
         train=train_cfg.model_dump(),
         head_config=head_cfg.model_dump(),
         remove_last=remove_last,
+        notes=notes,
     )
     return model

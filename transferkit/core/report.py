@@ -75,13 +75,14 @@ def calibration_bins(y_true: np.ndarray, scores: np.ndarray, n_bins: int = 10) -
     return rows
 
 
-def plot_calibration(bins: list[dict[str, float]], positive: str, path: Path) -> None:
+def plot_calibration(bins: list[dict[str, float]], positive: str, path: Path, split: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax.plot([b["mean_score"] for b in bins], [b["frequency"] for b in bins], "-o", label="model")
     ax.set_xlabel(f"predicted probability of '{positive}'")
     ax.set_ylabel("observed frequency")
+    ax.set_title(f"calibration ({split})")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -154,7 +155,8 @@ def model_card(meta: dict[str, Any]) -> str:
         "```",
         "",
         "Files: `model.safetensors` (weights), `transferkit.json` (everything needed to rebuild the model), "
-        "`metrics.json`, `curves.png`, `confusion.png`.",
+        "`metrics.json`, `curves.png`, `confusion.png`, and for two classes `calibration.png` (on the test "
+        "split when there is one, else validation).",
         "",
         "## Limitations",
         "",
@@ -182,6 +184,6 @@ def write_report(folder: Path, meta: dict[str, Any], history: list[dict[str, Any
             pos = meta["labels"].index(binary["positive"])
             bins = calibration_bins((np.asarray(y) == pos).astype(float), np.asarray(probs)[:, pos])
             metrics[split]["binary"]["calibration"] = bins
-            plot_calibration(bins, binary["positive"], folder / "calibration.png")
+            plot_calibration(bins, binary["positive"], folder / "calibration.png", split)
     (folder / "metrics.json").write_text(json.dumps({"metrics": metrics, "history": history}, indent=2))
     (folder / "README.md").write_text(model_card(meta), encoding="utf-8")

@@ -351,7 +351,7 @@ def train(
     model.cpu().eval()
 
     policy: ThresholdPolicy = preset.threshold
-    if policy.policy != "argmax":  # configure() checked that the task is binary and the label exists
+    if policy.policy != "argmax" and len(model.labels) == 2:  # configure() checked the positive label
         positive = model.labels.index(policy.positive) if policy.positive is not None else 1
         model.positive = positive
         model.threshold = choose_threshold(policy, (y_val == positive).astype(int), val_probs[:, positive])

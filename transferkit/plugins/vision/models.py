@@ -507,6 +507,7 @@ class SmallCNNBackbone(Backbone):
 
     normalization = Normalization.imagenet()
     default_resolution = 224
+    from_scratch = True  # configure() then lets its BatchNorm layers learn their statistics
 
     def __init__(self, channels: list[int] | tuple[int, ...] = (32, 64, 128, 256), in_channels: int = 3,
                  remove_last: int = 0, seed: int = 0, pooling: str = "auto"):
