@@ -97,7 +97,20 @@ def run_transferkit(train_csv: Path, test, per_class: int | None, strategy: str,
     fit_s = time.time() - started
     metrics = tk.evaluate(out, test)
     return {"accuracy": metrics["accuracy"], "f1_macro": metrics["f1_macro"], "strategy": run.model.plan.strategy,
-            "fit_s": fit_s}
+            "fit_s": fit_s, "kept": kept_epoch(run.history, run.model.plan)}
+
+
+def kept_epoch(history: list[dict], plan) -> str:
+    """Which epoch the run kept (the first best on validation), and whether the encoder had trained by then."""
+    key = f"val_{plan.train['metric']}"
+    rows = [r for r in history if r.get("epoch") is not None and r.get(key) is not None]
+    if not rows:
+        return "-"
+    best = max(rows, key=lambda r: r[key])  # max() keeps the first of equal scores, as the checkpoint does
+    starts = [g.unfreeze_epoch for g in plan.groups if g.unfreeze_epoch is not None]
+    if plan.strategy == "freeze-unfreeze" and starts and best["epoch"] < min(starts):
+        return f"{best['epoch']} (head only)"
+    return str(best["epoch"])
 
 
 def render(rows: list[dict], meta: dict) -> str:
@@ -114,14 +127,15 @@ def render(rows: list[dict], meta: dict) -> str:
         "`auto` chooses the linear probe; the fine-tuned column forces freeze-unfreeze there to show why.",
         "",
         "| labels / class | TF-IDF + LR acc | F1 | transferkit frozen acc | F1 | transferkit fine-tuned acc | F1 | "
-        "fine-tuned strategy | fine-tune time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "fine-tuned strategy | epoch kept | fine-tune time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         t, f, ft = row["tfidf"], row["frozen"], row["finetuned"]
         lines.append(
             f"| {row['label']} | {t['accuracy']:.3f} | {t['f1_macro']:.3f} | {f['accuracy']:.3f} | {f['f1_macro']:.3f} "
-            f"| **{ft['accuracy']:.3f}** | {ft['f1_macro']:.3f} | {ft['strategy']} | {ft['fit_s'] / 60:.1f} min |"
+            f"| **{ft['accuracy']:.3f}** | {ft['f1_macro']:.3f} | {ft['strategy']} | {ft.get('kept', '-')} "
+            f"| {ft['fit_s'] / 60:.1f} min |"
         )
     lines += [
         "",
@@ -155,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-doc", action="store_true", help="print the table only")
     parser.add_argument("--render-only", action="store_true", help="rewrite the doc section from WORK/results.json")
+    parser.add_argument("--reuse", action="store_true", help="keep rows already in WORK/results.json (a resumed run)")
     args = parser.parse_args(argv)
     if args.render_only:
         saved = json.loads((args.work / "results.json").read_text(encoding="utf-8"))
@@ -175,12 +190,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"splits: {train_csv} {test_csv}", flush=True)
     domain = get_domain("nlp")
     pool, test = domain.read(train_csv), domain.read(test_csv)
+    results = args.work / "results.json"
+    done = {}
+    if args.reuse and results.is_file():
+        done = {row["size"]: row for row in json.loads(results.read_text(encoding="utf-8"))["rows"] if "size" in row}
     rows = []
     for size in args.sizes.split(","):
+        if size in done:
+            rows.append(done[size])
+            continue
         per_class = None if size == "all" else int(size)
         labelled = pool if per_class is None else sample_per_class(pool, per_class, args.seed)
         label = f"all ({len(labelled) // 4})" if per_class is None else str(per_class)
-        row: dict = {"label": label}
+        row: dict = {"label": label, "size": size}
         row["tfidf"] = scores(test.labels, tfidf_baseline(labelled.items, labelled.labels, test.items))
         print(label, "tfidf", row["tfidf"], flush=True)
         row["frozen"] = run_transferkit(train_csv, test, per_class, "linear-probe", args.work / f"frozen-{size}",
@@ -192,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                                            seed=args.seed, **extra)
         print(label, "fine-tuned", row["finetuned"], flush=True)
         rows.append(row)
+        # Saved after every row: a long CPU run that is cut off resumes with --reuse.
+        results.write_text(json.dumps({"rows": rows, "meta": {}}, indent=2), encoding="utf-8")
     meta = {
         "seed": args.seed,
         "n_test": len(test),
@@ -202,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = render(rows, meta)
     print(text)
-    (args.work / "results.json").write_text(json.dumps({"rows": rows, "meta": meta}, indent=2), encoding="utf-8")
+    results.write_text(json.dumps({"rows": rows, "meta": meta}, indent=2), encoding="utf-8")
     if not args.no_doc:
         write_section(args.doc, text)
         print(f"wrote {SECTION!r} into {args.doc}")

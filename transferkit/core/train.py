@@ -110,8 +110,14 @@ def _class_weights(targets: np.ndarray, n_classes: int) -> "torch.Tensor":
 
 
 def _quiet_lightning() -> None:
+    import warnings
+
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Expected here: frozen BatchNorm layers are in eval mode on purpose (see TransferModel.train), and the
+    # pytree notice is Lightning's own deprecation, not ours to act on.
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
 def _trainer(cfg: dict[str, Any], run_dir: Path, callbacks: list[Any], progress: bool) -> Any:

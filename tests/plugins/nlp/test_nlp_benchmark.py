@@ -45,3 +45,14 @@ def test_tfidf_baseline_learns_words(bench):
     texts = [f"{w} {i}" for i in range(6) for w in ("stocks shares market", "goal match team")]
     labels = ["biz", "sport"] * 6
     assert bench.tfidf_baseline(texts, labels, ["market stocks", "team goal"]) == ["biz", "sport"]
+
+
+def test_kept_epoch_says_when_fine_tuning_never_won(bench):
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(strategy="freeze-unfreeze", train={"metric": "accuracy"},
+                           groups=[SimpleNamespace(unfreeze_epoch=3)])
+    history = [{"epoch": e, "val_accuracy": a} for e, a in enumerate([0.7, 0.8, 0.8, 0.8, 0.75])]
+    assert bench.kept_epoch(history, plan) == "1 (head only)"
+    history.append({"epoch": 5, "val_accuracy": 0.9})
+    assert bench.kept_epoch(history, plan) == "5"
