@@ -11,14 +11,15 @@ PYTEST_ARGS ?=
 setup: $(VENV)/.installed
 
 # torch first: the CPU build where no GPU is present (an unpinned torch pulls a multi-GB CUDA build),
-# then the project with every built-in domain and the test tools.
+# then the project with every built-in domain and the test tools. The floor 2.10 is the first torch whose
+# weights_only=True loader has no known bypass (transferkit relies on it for every .pt/.ckpt it reads).
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then \
-		$(PIP) install -q "torch>=2.2,<3"; \
+		$(PIP) install -q "torch>=2.10,<3"; \
 	else \
-		$(PIP) install -q "torch==2.13.0" || $(PIP) install -q "torch>=2.2,<3"; \
+		$(PIP) install -q "torch==2.13.0" || $(PIP) install -q "torch>=2.10,<3"; \
 	fi
 	$(PIP) install -q -e ".[all,dev]"
 	touch $@

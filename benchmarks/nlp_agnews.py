@@ -1,20 +1,24 @@
 """AG News learning curve: transferkit (frozen and fine-tuned MiniLM) against TF-IDF + logistic regression.
 
 The mirror holds AG News' official test split (7,600 articles, 1,900 per class). It is split 50/50 per
-class with a fixed seed into a training pool and a test set (3,800 each), both written as CSV so that the
-same files serve the command-line acceptance check:
+class with a fixed seed (0) into a training pool and a test set (3,800 each), written as CSV so that
+the commands are exactly what a user types. Each cell of the curve is run once per seed: a seed draws
+the labelled articles from the pool (``--per-class``: ``sample_per_class``), transferkit's 20%
+validation hold-out from them, and the training randomness. transferkit cells are the CLI::
 
-    transferkit train --domain nlp --data WORK/train.csv --per-class 32 --out M
+    transferkit train --domain nlp --data WORK/train.csv --per-class 32 --seed S --out M    # + --strategy
     transferkit evaluate M --data WORK/test.csv --json
 
-Each row of the curve takes 8, 32 or 128 labelled articles per class from the pool (the same draw as
-``--per-class``: ``sample_per_class`` with seed 0), or all of it. transferkit holds 20% of those labels
-out for validation, as the CLI does; TF-IDF gets every label and picks its C by cross-validation.
-The table is printed and written into docs/benchmarks.md under "## NLP: AG News" (other sections of
-that file are left as they are).
+The fine-tuned cell at 32 labels a class is the acceptance command itself (no --strategy: ``auto``).
+TF-IDF gets every label and picks its C by cross-validation on them (its own selection rule: the
+test set chooses nothing for any row). Results go to benchmarks/results/nlp_agnews.json; the section "## NLP: AG News"
+of docs/benchmarks.md is rendered from that file only, and a cell not measured says so and why.
 
-    python benchmarks/nlp_agnews.py                 # 8, 32, 128 and all; a long run on a CPU
-    python benchmarks/nlp_agnews.py --sizes 32      # the acceptance point only
+    python benchmarks/nlp_agnews.py --seeds 0,1,2                         # every cell; many hours on a CPU
+    python benchmarks/nlp_agnews.py --sizes 32 --cells fine-tuned         # the acceptance cell
+    python benchmarks/nlp_agnews.py --skip "all/fine-tuned=about 25 min a seed" --reuse   # record a gap
+    python benchmarks/nlp_agnews.py --quick                               # 32 labels, first seed
+    python benchmarks/nlp_agnews.py --render-only                         # docs section from results.json
 """
 from __future__ import annotations
 
@@ -22,20 +26,27 @@ import argparse
 import csv
 import json
 import os
-import platform
-import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+ROOT = common.ROOT
 SECTION = "## NLP: AG News"
+SIZES = ["8", "32", "128", "all"]
+CELLS = ["tfidf", "frozen", "fine-tuned"]
+SPLIT_SEED = 0
+ALL_EPOCHS = 3
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TRANSFERKIT_DATA_DIR", ROOT.parent / "shared" / "datasets"))
+    return common.data_dir()
 
 
 def make_splits(source: Path, work: Path, seed: int = 0) -> tuple[Path, Path]:
@@ -89,17 +100,6 @@ def scores(truth: list[str], predicted: list[str]) -> dict[str, float]:
             "f1_macro": float(f1_score(truth, predicted, average="macro"))}
 
 
-def run_transferkit(train_csv: Path, test, per_class: int | None, strategy: str, out: Path, **overrides) -> dict:
-    import transferkit as tk
-
-    started = time.time()
-    run = tk.fit("nlp", train_csv, per_class=per_class, strategy=strategy, out=out, **overrides)
-    fit_s = time.time() - started
-    metrics = tk.evaluate(out, test)
-    return {"accuracy": metrics["accuracy"], "f1_macro": metrics["f1_macro"], "strategy": run.model.plan.strategy,
-            "fit_s": fit_s, "kept": kept_epoch(run.history, run.model.plan)}
-
-
 def kept_epoch(history: list[dict], plan) -> str:
     """Which epoch the run kept (the first best on validation), and whether the encoder had trained by then."""
     key = f"val_{plan.train['metric']}"
@@ -113,43 +113,119 @@ def kept_epoch(history: list[dict], plan) -> str:
     return str(best["epoch"])
 
 
-def render(rows: list[dict], meta: dict) -> str:
+def strategy_for(size: str) -> str | None:
+    """The fine-tuned cell's strategy: ``auto`` (None: what a user gets) except where auto picks the probe.
+
+    At 8 labels a class (6 after the hold-out) ``auto`` chooses the linear probe; that cell forces
+    freeze-unfreeze to show why.
+
+    Example:
+        >>> strategy_for("8"), strategy_for("32"), strategy_for("all")
+        ('freeze-unfreeze', None, None)
+    """
+    return "freeze-unfreeze" if size != "all" and int(size) * 0.8 <= 20 else None
+
+
+def cli_cell(work: Path, size: str, cell: str, seed: int) -> dict[str, Any]:
+    """One transferkit cell through the CLI: train on the pool, evaluate on the test set."""
+    from transferkit.core.configure import TransferPlan
+
+    out = work / "runs" / f"{cell}-{size}-seed{seed}"
+    if out.exists():
+        raise SystemExit(f"{out} exists (transferkit never overwrites a model): remove it or pass --work")
+    args = [*common.cli(), "train", "--domain", "nlp", "--data", str(work / "train.csv")]
+    if size != "all":
+        args += ["--per-class", size]
+    strategy = "linear-probe" if cell == "frozen" else strategy_for(size)
+    if strategy:
+        args += ["--strategy", strategy]
+    if size == "all" and cell == "fine-tuned":
+        args += ["--epochs", str(ALL_EPOCHS)]
+    args += ["--seed", str(seed), "--out", str(out)]
+    log = work / "logs" / f"{cell}-{size}-seed{seed}.log"
+    train = common.run_command(args, log)
+    if train["returncode"] != 0:
+        raise SystemExit(f"train failed ({cell}, {size}, seed {seed}); see {log}")
+    test, usage = common.run_json([*common.cli(), "evaluate", str(out), "--data", str(work / "test.csv"), "--json"], log)
+    saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    meta = json.loads((out / "transferkit.json").read_text(encoding="utf-8"))
+    plan = TransferPlan.from_dict(meta["plan"])
+    return {"seed": seed, "accuracy": test["accuracy"], "f1_macro": test["f1_macro"], "auroc": test.get("auroc"),
+            "n_test": test["n"], "val_accuracy": saved["metrics"].get("val", {}).get("accuracy"),
+            "strategy": plan.strategy, "kept": kept_epoch(saved.get("history", []), plan),
+            "command": " ".join(args[len(common.cli()):]),
+            "seconds": train["seconds"] + usage["seconds"],
+            "peak_rss_mib": max(train["peak_rss_mib"], usage["peak_rss_mib"])}
+
+
+def tfidf_cell(pool: Any, test: Any, size: str, seed: int) -> dict[str, Any]:
+    """TF-IDF + logistic regression on the same labelled draw as ``--per-class`` with this seed."""
+    from transferkit.core.data import sample_per_class
+
+    started = time.perf_counter()
+    labelled = pool if size == "all" else sample_per_class(pool, int(size), seed)
+    result = scores(test.labels, tfidf_baseline(labelled.items, labelled.labels, test.items))
+    return {"seed": seed, **result, "n_labelled": len(labelled), "seconds": time.perf_counter() - started}
+
+
+def render(results: dict[str, Any]) -> str:
+    """The docs section, from results.json only."""
+    meta, rows = results["meta"], results.get("runs", {})
     lines = [
         SECTION,
         "",
         f"AG News topic classification (4 classes). The mirror's 7,600 articles are split 50/50 per class with "
-        f"seed {meta['seed']}: a training pool of 3,800 and a test set of {meta['n_test']:,}. Labels per class are "
-        "drawn from the pool as `--per-class` does; transferkit holds 20% of them out for validation. "
-        "Backbone: all-MiniLM-L6-v2 (offline package), preset `nlp/general`. *frozen* is a linear probe "
-        "(logistic regression on cached features); *fine-tuned* trains the encoder "
-        "(freeze-unfreeze, or full where `auto` chooses it). TF-IDF: word 1-2 grams + logistic regression, "
-        "C by cross-validation, trained on every label. At 8 labels a class (6 for training after the hold-out) "
-        "`auto` chooses the linear probe; the fine-tuned column forces freeze-unfreeze there to show why.",
+        f"seed {meta['split_seed']}: a training pool of 3,800 and a test set of {meta['n_test']:,} that chooses "
+        "nothing. Each cell is run once per seed (the seed draws the labels, the 20% validation hold-out and "
+        "the training randomness); figures are test accuracy and macro-F1, mean ± sd over seeds. Backbone: "
+        "all-MiniLM-L6-v2 (offline package), preset `nlp/general`. *frozen* is a linear probe (C chosen on the "
+        "validation hold-out); *fine-tuned* trains the encoder with the strategy `auto` chooses (freeze-unfreeze "
+        "forced at 8 labels a class, where `auto` chooses the probe), its epoch chosen on the validation "
+        "hold-out. TF-IDF: word 1-2 grams + logistic regression, C by cross-validation on its labels, trained "
+        "on every label (no hold-out).",
         "",
         "| labels / class | TF-IDF + LR acc | F1 | transferkit frozen acc | F1 | transferkit fine-tuned acc | F1 | "
-        "fine-tuned strategy | epoch kept | fine-tune time |",
+        "fine-tuned strategy | epoch kept (per seed) | fine-tune wall time, peak memory |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        t, f, ft = row["tfidf"], row["frozen"], row["finetuned"]
-        best = max(t["accuracy"], f["accuracy"], ft["accuracy"])
+    reasons: list[str] = []  # footnotes: one per distinct reason a cell was not measured
+    for size in meta.get("sizes", SIZES):
+        row = rows.get(size)
+        if not row:
+            continue
+        t, f, ft = (row.get(c) for c in CELLS)
+        means = {c: np.mean([s["accuracy"] for s in r["seeds"]]) for c, r in zip(CELLS, (t, f, ft))
+                 if r and r.get("seeds")}
+        # Bold marks the best of at least two measured cells, never a lone survivor.
+        best = max(means.values()) if len(means) > 1 else None
 
-        def acc(result: dict) -> str:  # the row's best accuracy in bold
-            return f"**{result['accuracy']:.3f}**" if result["accuracy"] == best else f"{result['accuracy']:.3f}"
+        def acc(cell: str, result: dict | None) -> str:
+            if not result or "not_measured" in result:
+                reason = result["not_measured"] if result else "not run"
+                reasons.append(reason) if reason not in reasons else None
+                return f"not measured [{reasons.index(reason) + 1}]"
+            text = common.cell(result, "accuracy")
+            return f"**{text}**" if means.get(cell) == best else text
 
+        def f1(result: dict | None) -> str:
+            return common.cell(result, "f1_macro") if result and "seeds" in result else "-"
+
+        measured = ft and "seeds" in ft
+        label = f"all ({row['n_pool'] // 4})" if size == "all" else size
         lines.append(
-            f"| {row['label']} | {acc(t)} | {t['f1_macro']:.3f} | {acc(f)} | {f['f1_macro']:.3f} "
-            f"| {acc(ft)} | {ft['f1_macro']:.3f} | {ft['strategy']} | {ft.get('kept', '-')} "
-            f"| {ft['fit_s'] / 60:.1f} min |"
-        )
+            f"| {label} | {acc('tfidf', t)} | {f1(t)} | {acc('frozen', f)} | {f1(f)} | {acc('fine-tuned', ft)} | {f1(ft)} "
+            f"| {', '.join(sorted({s['strategy'] for s in ft['seeds']})) if measured else '-'} "
+            f"| {'; '.join(s['kept'] for s in ft['seeds']) if measured else '-'} | {common.time_cell(ft)} |")
+    lines += [""] + [f"[{i}] not measured: {reason}." for i, reason in enumerate(reasons, 1)]
     lines += [
         "",
-        f"Measured {meta['date']} on {meta['machine']} (CPU only, torch threads: {meta['threads']}); "
-        f"command: `{meta['command']}`. Times are wall-clock on a machine shared with other jobs: indicative only. "
         "*epoch kept*: the epoch with the best validation accuracy, restored at the end; \"head only\" means "
         "fine-tuning the encoder never beat the head on validation, so the model kept is the head on the "
         "pretrained encoder.",
-        *acceptance_lines(meta),
+        *acceptance_lines(results),
+        f"Measured {meta['date']} on {meta['machine']} (shared with other jobs: times are upper bounds); "
+        f"commands: {common.commands_text(meta)}; results: `benchmarks/results/nlp_agnews.json`.",
+        "",
         "Published reference (full 120k training set, not comparable in size): TF-IDF n-grams 0.924 "
         "(Zhang et al. 2015), fine-tuned BERT-base 0.9475 (Sun et al. 2019).",
         "",
@@ -157,110 +233,97 @@ def render(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def acceptance_lines(meta: dict) -> list[str]:
-    """The command-line acceptance run, when its figures were recorded in results.json (``acceptance``)."""
-    acc = meta.get("acceptance")
-    if not acc:
-        return []
+def acceptance_lines(results: dict[str, Any]) -> list[str]:
+    """The acceptance cell (fine-tuned, 32 labels a class, the plain command) with its selection figures."""
+    cell = results.get("runs", {}).get("32", {}).get("fine-tuned")
+    if not cell or "seeds" not in cell:
+        return [""]
     return [
         "",
-        "Acceptance run, exactly as a user types it (default preset `nlp/general`, `auto` chose freeze-unfreeze):",
+        "Acceptance, the command a user types (run by the script for each seed S; it is the fine-tuned cell at "
+        "32 labels a class):",
         "",
         "```",
-        "transferkit train --domain nlp --data WORK/train.csv --per-class 32 --out M",
+        "transferkit train --domain nlp --data WORK/train.csv --per-class 32 --seed S --out M",
         "transferkit evaluate M --data WORK/test.csv --json",
         "```",
         "",
-        f"accuracy **{acc['accuracy']:.3f}**, macro-F1 {acc['f1_macro']:.3f}, AUROC {acc['auroc']:.3f} on "
-        f"{acc['n']:,} test articles, against {acc['tfidf']:.3f} for TF-IDF with the same 32 labels a class and "
-        f"{acc['frozen']:.3f} for the frozen linear probe.",
+        f"held-out test accuracy **{common.cell(cell, 'accuracy')}**, macro-F1 {common.cell(cell, 'f1_macro')}, "
+        f"AUROC {common.cell(cell, 'auroc')} on {cell['seeds'][0]['n_test']:,} test articles (seeds "
+        f"{', '.join(str(s['seed']) for s in cell['seeds'])}); validation accuracy (used for selection: it "
+        f"chose the epoch and C) {common.cell(cell, 'val_accuracy')}.",
         "",
     ]
 
 
 def write_section(doc: Path, text: str) -> None:
     """Replace this benchmark's section of ``doc`` (up to the next '## ' heading), or append it."""
-    current = doc.read_text(encoding="utf-8") if doc.is_file() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        # Everything outside the section is kept byte for byte (other benchmarks own it).
-        updated = pattern.sub(lambda m: text.rstrip("\n") + ("\n\n" if m.end() < len(current) else "\n"), current,
-                              count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(updated, encoding="utf-8")
+    common.write_section(doc, SECTION, text)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="8,32,128,all", help="labels per class, comma-separated; 'all' = pool")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--sizes", default=",".join(SIZES), help="labels per class, comma-separated; 'all' = pool")
+    parser.add_argument("--cells", default=",".join(CELLS), help=f"comma list of: {', '.join(CELLS)}")
+    parser.add_argument("--skip", action="append", default=[], metavar="SIZE/CELL=REASON",
+                        help="record a cell as not measured, with the reason (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="32 labels a class, the first seed")
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "transferkit-agnews")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--all-epochs", type=int, default=3, help="epochs for the fine-tuned run on all labels")
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-doc", action="store_true", help="print the table only")
-    parser.add_argument("--render-only", action="store_true", help="rewrite the doc section from WORK/results.json")
-    parser.add_argument("--reuse", action="store_true", help="keep rows already in WORK/results.json (a resumed run)")
+    parser.add_argument("--doc", type=Path, default=common.DOC)
+    parser.add_argument("--no-doc", action="store_true", help="print the section only")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the docs section from the saved results")
+    parser.add_argument("--reuse", action="store_true", help="add to the saved results instead of starting afresh")
+    parser.add_argument("--results", type=Path, default=common.RESULTS / "nlp_agnews.json",
+                        help="the results JSON the docs section is written from (default: %(default)s)")
     args = parser.parse_args(argv)
+    results_path = args.results
     if args.render_only:
-        saved = json.loads((args.work / "results.json").read_text(encoding="utf-8"))
-        write_section(args.doc, render(saved["rows"], saved["meta"]))
-        print(f"wrote {SECTION!r} into {args.doc}")
-        return 0
+        text = render(json.loads(results_path.read_text(encoding="utf-8")))
+    else:
+        source = data_dir() / "ag-news" / "test.csv"
+        if not source.is_file():
+            print(f"AG News not found at {source}; set TRANSFERKIT_DATA_DIR", file=sys.stderr)
+            return 2
+        from transferkit.core.select import get_domain
 
-    source = data_dir() / "ag-news" / "test.csv"
-    if not source.is_file():
-        print(f"AG News not found at {source}; set TRANSFERKIT_DATA_DIR", file=sys.stderr)
-        return 2
-    import torch
-
-    from transferkit.core.data import sample_per_class
-    from transferkit.core.select import get_domain
-
-    train_csv, test_csv = make_splits(source, args.work, args.seed)
-    print(f"splits: {train_csv} {test_csv}", flush=True)
-    domain = get_domain("nlp")
-    pool, test = domain.read(train_csv), domain.read(test_csv)
-    results = args.work / "results.json"
-    done = {}
-    if args.reuse and results.is_file():
-        done = {row["size"]: row for row in json.loads(results.read_text(encoding="utf-8"))["rows"] if "size" in row}
-    rows = []
-    for size in args.sizes.split(","):
-        if size in done:
-            rows.append(done[size])
-            continue
-        per_class = None if size == "all" else int(size)
-        labelled = pool if per_class is None else sample_per_class(pool, per_class, args.seed)
-        label = f"all ({len(labelled) // 4})" if per_class is None else str(per_class)
-        row: dict = {"label": label, "size": size}
-        row["tfidf"] = scores(test.labels, tfidf_baseline(labelled.items, labelled.labels, test.items))
-        print(label, "tfidf", row["tfidf"], flush=True)
-        row["frozen"] = run_transferkit(train_csv, test, per_class, "linear-probe", args.work / f"frozen-{size}",
-                                        seed=args.seed)
-        print(label, "frozen", row["frozen"], flush=True)
-        strategy = "freeze-unfreeze" if per_class is not None and per_class * 0.8 <= 20 else "auto"
-        extra = {"epochs": args.all_epochs} if per_class is None else {}
-        row["finetuned"] = run_transferkit(train_csv, test, per_class, strategy, args.work / f"finetuned-{size}",
-                                           seed=args.seed, **extra)
-        print(label, "fine-tuned", row["finetuned"], flush=True)
-        rows.append(row)
-        # Saved after every row: a long CPU run that is cut off resumes with --reuse.
-        results.write_text(json.dumps({"rows": rows, "meta": {}}, indent=2), encoding="utf-8")
-    meta = {
-        "seed": args.seed,
-        "n_test": len(test),
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-        "threads": torch.get_num_threads(),
-        "command": "python benchmarks/nlp_agnews.py" + (f" --sizes {args.sizes}" if args.sizes != "8,32,128,all" else ""),
-    }
-    text = render(rows, meta)
+        train_csv, test_csv = make_splits(source, args.work, SPLIT_SEED)
+        domain = get_domain("nlp")
+        pool, test = domain.read(train_csv), domain.read(test_csv)
+        sizes = ["32"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
+        seeds = [int(s) for s in args.seeds.split(",")][: 1 if args.quick else None]
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        bad = [c for c in cells if c not in CELLS] + [s for s in sizes if s not in SIZES and not s.isdigit()]
+        if bad:
+            print(f"unknown cell(s) or size(s): {bad}", file=sys.stderr)
+            return 2
+        results = common.start_results(results_path, args.reuse, {
+            "split_seed": SPLIT_SEED, "n_test": len(test), "date": time.strftime("%Y-%m-%d"),
+            "machine": common.machine(), "commands": [common.command_line("nlp_agnews.py", argv)]})
+        order = results["meta"].get("sizes", [])
+        results["meta"]["sizes"] = order + [s for s in sizes if s not in order]
+        for item in args.skip:
+            where, _, reason = item.partition("=")
+            size, _, cell = where.partition("/")
+            results["meta"]["sizes"] += [] if size in results["meta"]["sizes"] else [size]
+            row = results["runs"].setdefault(size, {"n_pool": len(pool)})
+            row[cell] = common.not_measured(reason or "not run")
+        for size in sizes:
+            row = results["runs"].setdefault(size, {"n_pool": len(pool)})
+            for cell in cells:
+                row[cell] = {"seeds": []}
+                for seed in seeds:
+                    one = tfidf_cell(pool, test, size, seed) if cell == "tfidf" else cli_cell(args.work, size, cell, seed)
+                    row[cell]["seeds"].append(one)
+                    print(f"{size} {cell} seed {seed}: {one}", flush=True)
+                    # Saved after every run: a long CPU run that is cut off keeps what it measured.
+                    common.save_results(results_path, results)
+        common.save_results(results_path, results)
+        text = render(results)
     print(text)
-    results.write_text(json.dumps({"rows": rows, "meta": meta}, indent=2), encoding="utf-8")
     if not args.no_doc:
-        write_section(args.doc, text)
+        common.write_section(args.doc, SECTION, text)
         print(f"wrote {SECTION!r} into {args.doc}")
     return 0
 

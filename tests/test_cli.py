@@ -66,10 +66,35 @@ def test_train_evaluate_predict_on_the_toy_domain(toy_registry, tmp_path, capsys
     metrics = json.loads(out)
     assert code == 0 and {"accuracy", "f1_macro", "auroc", "n", "per_class"} <= set(metrics)
     assert set(metrics["per_class"]["a"]) >= {"precision", "recall", "f1"}
-    np.save(tmp_path / "x.npy", np.zeros(8))
-    model = __import__("transferkit").load(tmp_path / "m")
-    rows = model.predict(toy_plugin.make_blobs(2, seed=5).items)
+    # predict through the command: one .npy vector per input, labels as the loaded model gives them.
+    fresh = toy_plugin.make_blobs(2, seed=5)
+    paths = []
+    for i, item in enumerate(fresh.items):
+        np.save(tmp_path / f"x{i}.npy", item)
+        paths.append(str(tmp_path / f"x{i}.npy"))
+    code, out, err = run_cli(["predict", str(tmp_path / "m"), *paths, "--json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    expected = __import__("transferkit").load(tmp_path / "m").predict(fresh.items)
+    assert [r["label"] for r in rows] == [r["label"] for r in expected] == fresh.labels
     assert [set(r) for r in rows] == [{"input", "label", "scores"}] * 4
+    np.testing.assert_allclose([r["scores"]["a"] for r in rows], [r["scores"]["a"] for r in expected], atol=1e-6)
+    code, out, err = run_cli(["predict", str(tmp_path / "m"), *paths[:2]], capsys)  # the table
+    assert code == 0 and out.count("\n") >= 4 and fresh.labels[0] in out
+
+
+def test_train_table_names_what_each_figure_is_worth(toy_registry, tmp_path, capsys):
+    data = toy_plugin.write_blobs(tmp_path / "train.npz", toy_plugin.make_blobs(15, seed=5))
+    test = toy_plugin.write_blobs(tmp_path / "test.npz", toy_plugin.make_blobs(5, seed=5))
+    args = ["train", "--domain", "toy", "--data", str(data), "--strategy", "linear-probe"]
+    code, out, err = run_cli([*args, "--out", str(tmp_path / "m1")], capsys)
+    assert code == 0, err
+    assert "validation (used for selection)" in out and "held-out test" not in out
+    notes = [line for line in out.splitlines() if "optimistic" in line]
+    assert len(notes) == 1 and "--test PATH" in notes[0] and "--holdout-test" in notes[0]
+    code, out, err = run_cli([*args, "--out", str(tmp_path / "m2"), "--test", str(test)], capsys)
+    assert code == 0, err
+    assert "validation (used for selection)" in out and "held-out test" in out and "optimistic" not in out
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(toy_registry, tmp_path, capsys):
@@ -84,7 +109,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(toy_registry, tmp_path, caps
 def test_bad_data_path_is_one_clear_line(toy_registry, tmp_path, capsys):
     code, _, err = run_cli(["train", "--domain", "toy", "--data", str(tmp_path / "nope.npz"), "--out",
                             str(tmp_path / "m")], capsys)
-    assert code == 1 and "nope.npz" in err and "Traceback" not in err
+    assert code == 2 and "nope.npz" in err and "Traceback" not in err
 
 
 def test_bad_strategy_exit_code_2(toy_registry, tmp_path, capsys):

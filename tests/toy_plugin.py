@@ -51,9 +51,13 @@ class ToyDomain(Domain):
     def load_backbone(self, source: Any, preset: Preset) -> Any:
         import torch
 
-        backbone = ToyBackbone()
+        # The seed first: the "pretrained" weights are the same whatever ran before (a fixed checkpoint).
         torch.manual_seed(0)
-        return backbone
+        return ToyBackbone()
+
+    def parse_inputs(self, raw: list[str]) -> list[Any]:
+        """``transferkit predict`` inputs: .npy files, each one vector."""
+        return [np.load(path).astype(np.float32) for path in raw]
 
     def rebuild_backbone(self, config: dict[str, Any], folder: Path) -> Any:
         return ToyBackbone(hidden=config["hidden"])

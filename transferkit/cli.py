@@ -16,7 +16,7 @@ from rich.table import Table
 
 from transferkit.core.registry import get_registry, iter_domains_status
 from transferkit.core.specs import STRATEGIES
-from transferkit.errors import TransferkitError, UsageError, unknown_name
+from transferkit.errors import TransferkitError, UsageError, unknown_name, validation_error
 
 app = typer.Typer(
     name="transferkit",
@@ -28,8 +28,32 @@ app = typer.Typer(
 presets_app = typer.Typer(help="List presets, or show one fully resolved.", invoke_without_command=True)
 app.add_typer(presets_app, name="presets")
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line is never cut at the console width. Rich assumes 80 columns when the output is a file or a
+# pipe, and a log with every long line broken in two is hard to read and to grep (tables still fit 80).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+# Set by the global options (--debug, --quiet): main() reports errors after the app has returned.
+_STATE: dict[str, bool] = {"debug": False, "quiet": False}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from transferkit import __version__
+
+        sys.stdout.write(f"transferkit {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="print the full traceback of any error (for bug reports)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress lines on stderr (errors still print)"),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="print the version of transferkit and exit"),
+) -> None:
+    """Transfer learning by domain: select a pretrained model, configure it, train it on your data."""
+    _STATE["debug"] = _STATE["debug"] or debug
+    _STATE["quiet"] = quiet
 
 
 def _emit_json(data: Any) -> None:
@@ -174,28 +198,40 @@ def _parse_sets(values: list[str], flag: str = "--set", example: str = "weight_d
 
 @app.command()
 def train(
+    ctx: typer.Context,
     domain: str = typer.Option(..., "--domain", "-d", help="the domain: see `transferkit domains`"),
     data: Path = typer.Option(..., "--data", help="training data (folder or file, as the domain reads it)"),
     out_dir: Path = typer.Option(..., "--out", help="folder for the trained model"),
     val: Optional[Path] = typer.Option(None, "--val", help="validation data (default: the data's own split, or 20% held out)"),
     test: Optional[Path] = typer.Option(None, "--test", help="test data, scored once at the end"),
+    holdout_test: Optional[float] = typer.Option(
+        None, "--holdout-test", min=0.01, max=0.9,
+        help="carve this fraction of each class from --data as a held-out test set, scored once (e.g. 0.2)"),
     preset: Optional[str] = typer.Option(None, "--preset", help="a preset id or a .toml file"),
     model: Optional[str] = typer.Option(None, "--model", help="a catalog id, a local model folder or a transferkit model"),
     strategy: Optional[str] = typer.Option(None, "--strategy", help=f"one of {', '.join(STRATEGIES)}"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="maximum epochs (preset key train.epochs)"),
     lr: Optional[float] = typer.Option(None, "--lr", help="learning rate of the head"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="examples per step"),
     per_class: Optional[int] = typer.Option(None, "--per-class", min=1, help="keep N labelled examples per class"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seeds every random source: same seed, same model"),
     text_col: list[str] = typer.Option([], "--text-col", help="text column (repeatable: joined)"),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="label column"),
     read_opts: list[str] = typer.Option([], "--read-option", help="a reader option: --read-option path_col=file"),
-    sets: list[str] = typer.Option([], "--set", help="any [train] key: --set weight_decay=0.01 (repeatable)"),
+    sets: list[str] = typer.Option(
+        [], "--set", help="override a key of the preset's train table: --set weight_decay=0.01 (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the transfer plan and stop"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
+    deterministic: bool = typer.Option(False, "--deterministic",
+                                       help="deterministic GPU kernels: the same weights bit for bit on GPU (slower)"),
     as_json: bool = typer.Option(False, "--json", help="print the final metrics as JSON"),
+    quiet_run: bool = typer.Option(False, "--quiet", "-q", help="no progress lines (same as `transferkit -q train`)"),
 ) -> None:
-    """Fine-tune a pretrained model on your data and write the model folder with its report."""
+    """Fine-tune a pretrained model on your data and write the model folder with its report.
+
+    Progress goes to stderr: live bars on a terminal, plain lines in a log file or a pipe, none with --quiet.
+    Ctrl-C or SIGTERM stops the run with exit code 130 / 143 and prints the command that resumes it.
+    """
     from transferkit.core.select import get_domain
 
     _check_domain(domain)
@@ -207,11 +243,19 @@ def train(
         if value is not None:
             overrides[key] = value
     read_options = _read_options(text_col, label_col, read_opts)
+    from transferkit.core.interrupt import Interrupted
+    from transferkit.core.progress import mode_for
     from transferkit.core.train import fit
 
-    result = fit(domain, data, preset=preset, model=model, strategy=strategy, out=None if dry_run else out_dir,
-                 val=val, test=test, per_class=per_class, seed=seed, read_options=read_options,
-                 dry_run=dry_run, resume=resume, progress=sys.stderr.isatty(), **overrides)
+    quiet = quiet_run or bool(ctx.find_root().params.get("quiet")) or bool(_STATE.get("quiet"))
+    try:
+        result = fit(domain, data, preset=preset, model=model, strategy=strategy, out=None if dry_run else out_dir,
+                     val=val, test=test, holdout_test=holdout_test, per_class=per_class, seed=seed,
+                     read_options=read_options, dry_run=dry_run, resume=resume, progress=mode_for(sys.stderr, quiet),
+                     deterministic=deterministic,
+                     **overrides)
+    except Interrupted as stop:
+        _report_interrupted(stop, ctx)
     if dry_run:
         if as_json:
             return _emit_json(result.as_dict())
@@ -222,14 +266,60 @@ def train(
     _print_run(result)
 
 
+def _command_line(ctx: Any, extra: list[str]) -> str:
+    """The command that was run, rebuilt from its parsed options (global ones included), plus ``extra``."""
+    import shlex
+
+    words = ["transferkit"]
+    chain = [c for c in (ctx.find_root(), ctx) if c is not None]
+    for level in dict.fromkeys(chain):  # the root once, even when the command is the root
+        if level is not chain[0]:
+            words.append(level.info_name)
+        for param in level.command.params:
+            # Duck-typed: Typer ships its own copy of click, so click.Option is not its options' class.
+            if getattr(param, "param_type_name", "") != "option" or param.name not in level.params:
+                continue
+            value = level.params[param.name]
+            if value is None or value is False or value in ([], ()) or param.name == "resume":
+                continue
+            flag = max(param.opts, key=len)  # the long form reads best in a log
+            if value is True:
+                words.append(flag)
+            else:
+                for item in value if isinstance(value, (list, tuple)) else [value]:
+                    words += [flag, str(item)]
+    return shlex.join([*words, *extra])
+
+
+def _report_interrupted(stop: Any, ctx: Any) -> None:
+    """One line for a run stopped by SIGINT/SIGTERM: what is saved and the command that resumes it."""
+    from transferkit.core.outputs import is_run
+
+    if stop.out is not None and is_run(stop.out):
+        line = f"{stop}: {stop.saved()}; to continue: {_command_line(ctx, ['--resume'])}"
+    else:
+        line = f"{stop}: nothing was saved; run the command again to start over"
+    sys.stdout.flush()
+    sys.stderr.write(line + "\n")  # plain write: one unwrapped line, whatever the terminal width
+    sys.stderr.flush()
+    raise SystemExit(stop.exit_code)
+
+
 def _print_run(result: Any) -> None:
+    from transferkit.core.metrics import OPTIMISTIC_NOTE, split_label
+
     out.print(result.model.plan.render())
-    table = Table("split", "n", "accuracy", "macro-F1", "AUROC")
+    from rich.table import Column
+
+    table = Table(Column("split", no_wrap=True), "n", "accuracy", "macro-F1", "AUROC")
     for split, values in result.metrics.items():
         auroc = values.get("auroc")
-        table.add_row(split, str(values["n"]), f"{values['accuracy']:.4f}", f"{values['f1_macro']:.4f}",
-                      "n/a" if auroc is None else f"{auroc:.4f}")
+        table.add_row(split_label(split), str(values["n"]), f"{values['accuracy']:.4f}",
+                      f"{values['f1_macro']:.4f}", "n/a" if auroc is None else f"{auroc:.4f}")
     out.print(table)
+    if "test" not in result.metrics:
+        # The validation data chose the epoch / C / threshold: say so, once, and how to get honest figures.
+        out.print(f"[yellow]note:[/] {OPTIMISTIC_NOTE}", highlight=False, soft_wrap=True)
     for note in result.notes:
         out.print(f"- {note}")
     out.print(f"model written to [bold]{result.out}[/] in {result.seconds:.0f} s")
@@ -259,6 +349,12 @@ def evaluate(
     auroc = metrics.get("auroc")
     out.print(f"n={metrics['n']}  accuracy={metrics['accuracy']:.4f}  macro-F1={metrics['f1_macro']:.4f}  "
               f"AUROC={'n/a' if auroc is None else f'{auroc:.4f}'}")
+    binary = metrics.get("binary") or {}
+    if binary.get("false_positive_rate") is not None:  # the operating point the threshold policy chose
+        ap = (binary.get("pr_curve") or {}).get("average_precision")
+        out.print(f"threshold={binary['threshold']:.4f} on '{binary['positive']}'  false-positive rate="
+                  f"{binary['false_positive_rate']:.4f}  recall={binary['sensitivity'] or 0:.4f}"
+                  + ("" if ap is None else f"  average precision={ap:.4f} (precision-recall curve in --json)"))
 
 
 @app.command()
@@ -266,13 +362,22 @@ def predict(
     model_dir: Path = typer.Argument(..., help="a folder written by `transferkit train`"),
     inputs: list[str] = typer.Argument(..., help="inputs: file paths, or texts for text models"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    jsonl: bool = typer.Option(False, "--jsonl", help="stream one JSON object per input, a line each, as they "
+                               "are labelled (large folders, mailboxes)"),
 ) -> None:
     """Label new inputs with a trained model."""
     from transferkit.core.artifact import load
     from transferkit.core.evaluate import predict as run_predict
 
     model = load(model_dir)
-    rows = run_predict(model, model.domain.parse_inputs(inputs))
+    items = model.domain.parse_inputs(inputs)
+    if jsonl:  # chunk by chunk, flushed: a consumer sees results while the rest is still being labelled
+        for start in range(0, len(items), 512):
+            for row in run_predict(model, items[start:start + 512]):
+                sys.stdout.write(json.dumps(row, default=str) + "\n")
+            sys.stdout.flush()
+        return
+    rows = run_predict(model, items)
     if as_json:
         return _emit_json(rows)
     table = Table("input", "label", "score")
@@ -292,15 +397,98 @@ def demo(
     run_demo(out_dir, per_class=per_class, console=out)
 
 
+@app.command("new-plugin")
+def new_plugin(
+    name: str = typer.Argument(..., help="the plugin's name: lowercase letters, digits and dashes (acme-xray)"),
+    directory: Path = typer.Option(Path("."), "--dir", help="where to create the NAME folder"),
+    kind: str = typer.Option("domain", "--kind", help="domain (a new domain) or presets (presets for a domain)"),
+    domain: str = typer.Option("vision", "--domain", help="with --kind presets: the installed domain they are for"),
+) -> None:
+    """Write a complete plugin package: pyproject with the entry point, hooks, a preset, tests, README.
+
+    `pip install -e NAME` then makes it appear in `transferkit plugins`, and `pytest NAME/tests` passes.
+    An existing non-empty folder is never overwritten (exit 2).
+    """
+    from transferkit.scaffold import new_plugin as write_plugin
+
+    files = write_plugin(name, directory, kind=kind, domain=domain if kind == "presets" else None)
+    root = Path(directory) / name
+    for path in files:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"next: pip install -e {root} && pytest {root / 'tests'}", highlight=False)
+
+
+def _as_transferkit_error(error: BaseException) -> Optional[TransferkitError]:
+    """The transferkit error behind ``error``: itself, or one a library wrapped (``raise X from error``, as
+    MONAI's ``applying transform`` does). Only explicit causes: an exception raised *while handling* one
+    of ours may be a bug, and must not be reported as the user's data problem."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TransferkitError):
+            return current
+        current = current.__cause__
+    return None
+
+
+def _error_line(error: TransferkitError) -> str:
+    text = error.render()
+    if "Traceback (most recent call last)" in text:
+        # torch re-raises an error from a DataLoader worker as the same class with the worker's traceback as
+        # its message; the last line of that traceback is the original one-line message.
+        last = [line for line in str(error.message).strip().splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if last.startswith("transferkit.errors.") and ": " in last else last
+    return text
+
+
+def _fail(line: str, code: int, error: BaseException) -> None:
+    from rich.text import Text
+
+    if _STATE["debug"]:
+        import traceback
+
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    # markup off for the message: file names and messages may hold [brackets] that Rich would eat.
+    err.print(Text.assemble(("error:", "red"), " ", line), highlight=False, soft_wrap=True)
+    raise SystemExit(code) from None
+
+
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: runs the app and turns transferkit errors into one clear line and an exit code."""
-    get_registry().add_commands(app)
+    """Entry point: runs the app; every failure becomes one line on stderr and an exit code.
+
+    Exit codes (DESIGN.md section 10): 0 done; 1 internal error (an exception transferkit did not expect:
+    the line says how to get the traceback); 2 bad usage or bad data (a transferkit error, also one a
+    library wrapped; a bad option value; an OSError on a named file; a usage error Typer reports itself).
+    ``--debug`` (or TRANSFERKIT_DEBUG=1) prints tracebacks.
+
+    Example:
+        >>> main(["--version"])  # doctest: +SKIP
+        transferkit 0.1.0
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    _STATE["debug"] = os.environ.get("TRANSFERKIT_DEBUG", "") not in ("", "0")
+    _STATE["quiet"] = False
     try:
+        get_registry().add_commands(app)
         # Standalone mode: Typer reports its own usage errors (unknown flags, with close matches) with exit 2.
         app(args=argv, prog_name="transferkit")
-    except TransferkitError as error:
-        err.print(f"[red]error:[/] {error.render()}", highlight=False, soft_wrap=True)
-        raise SystemExit(error.exit_code) from None
+    except ValidationError as error:  # a value pydantic refused where no caller turned it into one line
+        _fail(validation_error(error).render(), 2, error)
+    except Exception as error:  # noqa: BLE001 - the one place that answers every failure with one line
+        found = _as_transferkit_error(error)
+        if found is not None:
+            _fail(_error_line(found), found.exit_code, error)
+        if isinstance(error, OSError) and error.filename is not None:
+            # A file the user named or owns (permissions, a full disk, a path that vanished): theirs to fix.
+            _fail(TransferkitError(error.strerror or str(error), file=error.filename,
+                                   fix="check the path, its permissions and the free space").render(), 2, error)
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        _fail(f"internal error: {type(error).__name__}{': ' + first if first else ''} (run again with "
+              "`transferkit --debug ...` for the traceback; please report it)", 1, error)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -71,11 +71,36 @@ def test_threshold_policy_is_chosen_on_validation(toy_registry, tmp_path):
 
     preset = Preset(id="toy/screening", domain="toy", description="high recall",
                     threshold={"policy": "min_sensitivity", "value": 1.0, "positive": "b"})
-    run = tk.fit("toy", toy_plugin.make_blobs(20, noise=2.5, seed=3), preset=preset, strategy="linear-probe",
-                 out=tmp_path / "m")
-    assert run.model.threshold is not None and run.model.labels[run.model.positive] == "b"
-    assert run.metrics["val"]["binary"]["sensitivity"] == 1.0
+    # Overlapping classes, with separate validation and test sets drawn from the same blobs.
+    blobs = toy_plugin.make_blobs(60, noise=2.5, seed=3)
+    order = np.random.default_rng(0).permutation(len(blobs))
+    train, val, test = (blobs.subset(sorted(order[i::3])) for i in range(3))
+    run = tk.fit("toy", train, val=val, test=test, preset=preset, strategy="linear-probe", out=tmp_path / "m")
+    assert run.model.labels[run.model.positive] == "b"
+    # min_sensitivity 1.0 on validation: the threshold is exactly the lowest validation score of a "b".
+    val_b = [item for item, label in zip(val.items, val.labels) if label == "b"]
+    test_b = [item for item, label in zip(test.items, test.labels) if label == "b"]
+    val_scores = run.model.predict_proba(val_b)[:, run.model.positive]
+    test_scores = run.model.predict_proba(test_b)[:, run.model.positive]
+    assert run.model.threshold == pytest.approx(float(val_scores.min()), abs=1e-6)
+    assert abs(float(test_scores.min()) - run.model.threshold) > 1e-4  # not the one test data would pick
+    # Test figures are computed at that validation threshold, whatever sensitivity it gives there.
+    expected = float((test_scores >= run.model.threshold).mean())
+    assert run.metrics["test"]["binary"]["sensitivity"] == pytest.approx(expected)
+    assert run.metrics["test"]["binary"]["threshold"] == run.model.threshold
     assert tk.load(tmp_path / "m").threshold == pytest.approx(run.model.threshold)
+
+
+def test_toy_backbone_weights_do_not_depend_on_the_rng_state(toy_registry):
+    # A "pretrained" backbone is a fixed checkpoint: the toy one is seeded before it is built.
+    import torch
+
+    torch.manual_seed(123)
+    first = tk.select("toy").backbone.state_dict()
+    torch.rand(1000)  # whatever ran before must not change the weights
+    second = tk.select("toy").backbone.state_dict()
+    for key in first:
+        torch.testing.assert_close(first[key], second[key])
 
 
 def test_resume_continues_from_last_checkpoint(toy_registry, tmp_path):
@@ -84,7 +109,8 @@ def test_resume_continues_from_last_checkpoint(toy_registry, tmp_path):
     assert (tmp_path / "m" / "run" / "checkpoints" / "last.ckpt").is_file()
     run = tk.fit("toy", data, strategy="full", epochs=4, out=tmp_path / "m", resume=True)
     assert any("resumed from" in note for note in run.notes)
-    assert [row["epoch"] for row in run.history] == [2, 3]
+    # The history of the epochs done before the resume travels in the checkpoint: the report shows all four.
+    assert [row["epoch"] for row in run.history] == [0, 1, 2, 3]
 
 
 def test_preset_extends_and_overrides(toy_registry):

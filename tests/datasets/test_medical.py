@@ -102,7 +102,10 @@ def test_manifest_paths_are_relative_to_the_csv_and_missing_files_are_reported(t
     (tmp_path / "labels.csv").write_text("path,label\nscans/a.nii.gz,tumour\nscans/b.dcm,normal\n"
                                         "scans/gone.nii.gz,normal\n")
     monkeypatch.chdir(tmp_path.parent)  # relative to the CSV, not to the working directory
-    ex = medical.read_medical(tmp_path / "labels.csv")
+    # A missing file is an error naming the row (as for image manifests), unless the user asks to skip.
+    with pytest.raises(DataError, match=r"gone.nii.gz' \(line 4\)"):
+        medical.read_medical(tmp_path / "labels.csv")
+    ex = medical.read_medical(tmp_path / "labels.csv", options={"bad_rows": "skip"})
     assert ex.items == [str(tmp_path / "scans" / "a.nii.gz"), str(tmp_path / "scans" / "b.dcm")]
     assert ex.labels == ["tumour", "normal"]
     assert len(ex.skipped) == 1 and "gone.nii.gz" in ex.skipped[0].item and "line 4" in ex.skipped[0].reason
@@ -113,7 +116,7 @@ def test_manifest_without_label_column_names_the_columns(tmp_path):
     with pytest.raises(DataError, match="no 'label' column") as err:
         medical.read_medical(tmp_path / "m.csv")
     assert "file, finding" in err.value.message and "--label-col" in err.value.fix
-    with pytest.raises(DataError, match="no usable rows"):  # the columns are found now; the file is not
+    with pytest.raises(DataError, match="do not exist"):  # the columns are found now; the file is not
         medical.read_medical(tmp_path / "m.csv", options={"label_col": "finding"})
 
 
@@ -176,10 +179,8 @@ def test_check_array_accepts_a_normal_image():
 
 
 @pytest.mark.real_data
-def test_breastmnist_mirror(shared_data):
-    path = shared_data / "breastmnist" / "breastmnist.npz"
-    if not path.is_file():
-        pytest.skip("breastmnist not in the mirror")
+def test_breastmnist_mirror(dataset_mirror):
+    path = dataset_mirror("breastmnist", "breastmnist.npz") / "breastmnist.npz"
     counts = {s: medical.read_medical(path, split=s).counts() for s in medical.splits_in(path)}
     assert counts == {
         "train": {"malignant": 147, "normal-benign": 399},

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -193,26 +192,17 @@ def test_split_files_and_format_detection(tmp_path):
 
 
 # ------------------------------------------------------------------ real data (small slices)
-def _mirror() -> Path:
-    root = Path(__file__).resolve().parents[2]
-    return Path(os.environ.get("TRANSFERKIT_DATA_DIR", root.parent / "shared" / "datasets"))
-
-
 @pytest.mark.real_data
-def test_real_sms_spam_collection():
-    path = _mirror() / "sms-spam" / "SMSSpamCollection"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (set TRANSFERKIT_DATA_DIR)")
+def test_real_sms_spam_collection(dataset_mirror):
+    path = dataset_mirror("sms-spam", "SMSSpamCollection") / "SMSSpamCollection"
     ex = read_text_table(path)
     assert ex.counts() == {"ham": 4827, "spam": 747} and not ex.skipped
     assert ex.items[0].startswith("Go until jurong point")
 
 
 @pytest.mark.real_data
-def test_real_ag_news():
-    path = _mirror() / "ag-news" / "test.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (set TRANSFERKIT_DATA_DIR)")
+def test_real_ag_news(dataset_mirror):
+    path = dataset_mirror("ag-news", "test.csv") / "test.csv"
     ex = read_text_table(path)
     assert len(ex) == 7600 and ex.counts() == {"1": 1900, "2": 1900, "3": 1900, "4": 1900}
     assert ex.items[0].startswith("Fears for T N pension after talks . Unions representing")

@@ -1,14 +1,14 @@
 """Save and load trained models: a folder of safetensors + JSON. Never pickle, never remote code.
 
-Writes are atomic: the artifact is assembled in a temporary sibling folder and swapped in with renames,
-so a run that is killed leaves the last complete artifact (or none), never half of one.
+Writes are atomic: the artifact is assembled in a staging folder inside the output folder and moved in
+with renames, ``transferkit.json`` last, so a run that is killed leaves a complete artifact or none, never
+half of one; files transferkit did not write are never replaced or removed.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,46 +34,90 @@ def is_artifact(path: Path) -> bool:
     return (Path(path) / META_FILE).is_file()
 
 
+STAGING_DIR = ".transferkit-staging"  # inside the output folder: same disk, so moving files in is a rename
+
+
+def _owned_names(folder: Path) -> set[str]:
+    """The top-level names an artifact's ``transferkit.json`` in ``folder`` lists as its own (``files``)."""
+    if not is_artifact(folder):
+        return set()
+    try:
+        files = json.loads((folder / META_FILE).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {str(name) for name in files if isinstance(name, str) and "/" not in name and name not in ("", ".", "..")} \
+        if isinstance(files, list) else set()
+
+
 def save_artifact(
     model: "TransferModel",
     out: Path,
     meta: dict[str, Any],
     write_files: Any = None,
 ) -> Path:
-    """Write ``model`` and ``meta`` as an artifact folder at ``out``, atomically.
+    """Write ``model`` and ``meta`` as an artifact folder at ``out``, without touching other files there.
 
-    ``write_files(tmp_folder)`` may add files (the report) before the swap. The run folder ``out/run``
-    of an earlier artifact at ``out`` is kept (it holds the checkpoints a resumed run needs).
+    The files are written into a staging folder inside ``out`` (``write_files(folder)`` may add some, such
+    as the report), then moved in by renames, ``transferkit.json`` last: it is removed first and restored
+    last, so a process killed in between leaves no artifact rather than half of one (the run's checkpoints
+    in ``out/run`` are untouched, and ``--resume`` writes the artifact again). Only names this artifact or
+    the previous transferkit artifact wrote are replaced or removed; SIGINT/SIGTERM wait until the moves
+    are done (core/interrupt.py).
+
+    Example:
+        >>> save_artifact(model, Path("models/ab"), meta)  # doctest: +SKIP
+        PosixPath('models/ab')
     """
     from safetensors.torch import save_model
 
+    from transferkit.core.interrupt import deferred
+    from transferkit.core.outputs import RUN_DIR as RUN, is_transferkit_folder
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and any(out.iterdir()) and not is_artifact(out) and not (out / RUN_DIR).exists():
+    if out.exists() and any(out.iterdir()) and not is_transferkit_folder(out):
         raise ArtifactError(
             "the output folder exists and is not a transferkit model",
             file=out,
             fix="choose a new --out folder, or empty this one",
         )
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{int(time.time())}")
-    tmp.mkdir()
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / STAGING_DIR
+    # A save killed while it moved files in left its list in the staging folder: those files are ours.
+    interrupted = _owned_names(stage)
+    if stage.exists():
+        shutil.rmtree(stage)  # what an interrupted save of ours left behind
+    stage.mkdir()
     try:
-        save_model(model, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "transferkit": str(FORMAT_VERSION)})
-        model.domain.save_backbone_files(model.backbone, tmp)
+        save_model(model, str(stage / WEIGHTS_FILE), metadata={"format": "pt", "transferkit": str(FORMAT_VERSION)})
+        model.domain.save_backbone_files(model.backbone, stage)
         if write_files is not None:
-            write_files(tmp)
-        write_json_atomic(tmp / META_FILE, meta)  # last: its presence marks a complete artifact
-        if (out / RUN_DIR).exists():
-            os.replace(out / RUN_DIR, tmp / RUN_DIR)
-        previous = out.with_name(f".{out.name}.previous")
-        if previous.exists():
-            shutil.rmtree(previous)
-        if out.exists():
-            os.replace(out, previous)
-        os.replace(tmp, out)
-        shutil.rmtree(previous, ignore_errors=True)
+            write_files(stage)
+        names = sorted(p.name for p in stage.iterdir() if p.name != META_FILE)
+        write_json_atomic(stage / META_FILE, {**meta, "files": [*names, META_FILE]})
+        listed = _owned_names(out) | interrupted
+        # An artifact from before the "files" list: the names it shares with this one are its own.
+        owned = listed | (set(names) if is_artifact(out) and not listed else set())
+        clash = [n for n in names if ((out / n).exists() or (out / n).is_symlink()) and n not in owned]
+        if clash:
+            raise ArtifactError(f"the output folder already holds '{clash[0]}', which transferkit did not write",
+                                file=out, fix="move that file away, or choose a new --out folder")
+        with deferred():
+            (out / META_FILE).unlink(missing_ok=True)  # from here until the last rename: no artifact
+            for name in names:
+                target = out / name
+                if target.is_dir() and not target.is_symlink():
+                    os.replace(target, stage / f".old-{name}")  # a folder of the previous artifact
+                os.replace(stage / name, target)
+            for name in owned - set(names) - {META_FILE, RUN}:  # files only the previous artifact had
+                stale = out / name
+                if stale.is_dir() and not stale.is_symlink():
+                    shutil.rmtree(stale)
+                else:
+                    stale.unlink(missing_ok=True)
+            os.replace(stage / META_FILE, out / META_FILE)
+        shutil.rmtree(stage, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
         raise
     return out
 
@@ -105,6 +149,9 @@ def read_meta(path: Path) -> dict[str, Any]:
             raise ArtifactError(f"missing key '{key}'", file=meta_path, field=key, fix="re-train the model")
     if not (path / WEIGHTS_FILE).is_file():
         raise ArtifactError(f"missing {WEIGHTS_FILE}", file=path, fix="re-train or restore the weights file")
+    from transferkit.core.safe_load import inside
+
+    inside(path, WEIGHTS_FILE, field=WEIGHTS_FILE)  # a link to a file elsewhere is not this model's weights
     return meta
 
 
@@ -120,27 +167,24 @@ def load(path: str | Path) -> "TransferModel":
     from transferkit.core.configure import TransferPlan
     from transferkit.core.model import TransferModel, build_head
     from transferkit.core.presets import preset_from_dict
+    from transferkit.core.provenance import check_plugin
     from transferkit.core.registry import get_registry
+    from transferkit.core.safe_load import check_safetensors
     from transferkit.core.select import get_domain
     from transferkit.core.specs import HeadConfig
 
     path = Path(path)
     meta = read_meta(path)
     registry = get_registry()
-    if meta["domain"] not in registry.domains:
-        raise ArtifactError(
-            f"this model needs the '{meta['domain']}' domain, provided by {meta.get('plugin', 'an unknown plugin')}, "
-            "which is not installed",
-            file=path,
-            field="domain",
-            fix=f"install the plugin that provides '{meta['domain']}' (see `transferkit plugins`)",
-        )
+    check_plugin(meta, registry, path)
+    check_safetensors(path / WEIGHTS_FILE)  # before building anything: a truncated or replaced file is refused
     domain = get_domain(meta["domain"], registry)
     plan = TransferPlan.from_dict(meta["plan"])
     backbone = domain.rebuild_backbone(meta["backbone"], path)
     if plan.remove_last and backbone.feature_dim != plan.feature_dim:
         backbone.truncate(plan.remove_last)
     if plan.strategy == "lora":
+        # The one place adapters are re-applied on load (domains never add them when they rebuild).
         train = plan.train
         backbone.apply_lora(train["lora_r"], train["lora_alpha"], train["lora_dropout"])
     head = build_head(backbone.feature_dim, len(meta["labels"]), HeadConfig.model_validate(plan.head_config))

@@ -27,6 +27,7 @@ class Backbone(nn.Module):
     feature_dim: int
     source_id: str = ""
     from_scratch: bool = False  # randomly initialised (a baseline): its BatchNorm statistics must train
+    lora: dict[str, Any] | None = None  # set by transferkit.core.lora.apply_lora: r, alpha, dropout, targets
 
     def layer_groups(self) -> list[nn.Module]:
         """The backbone's layers in order, bottom (input side) to top, each a module.
@@ -48,16 +49,27 @@ class Backbone(nn.Module):
                 fix="use remove_last=0 (the task-specific classifier is always removed)",
             )
 
+    def lora_targets(self) -> "tuple[nn.Module, list[str]] | None":
+        """Where the ``lora`` strategy may add adapters: ``(sub-network, names of its nn.Linear layers)``.
+
+        ``None`` (the default) means the backbone has no attention layers and the strategy is refused.
+        A backbone only declares this; :mod:`transferkit.core.lora` is what applies the adapters.
+        """
+        return None
+
     def apply_lora(self, r: int, alpha: int, dropout: float) -> None:
-        """Wrap the backbone with low-rank adapters (the ``lora`` strategy). Transformers only."""
-        raise UsageError(
-            f"the 'lora' strategy needs a transformer backbone; {type(self).__name__} has no adapters",
-            fix="choose another strategy: linear-probe, freeze, freeze-unfreeze, gradual or full",
-        )
+        """Add low-rank adapters (the ``lora`` strategy) where :meth:`lora_targets` says; see
+        :func:`transferkit.core.lora.apply_lora`. ``configure`` and ``load`` call it; a domain's
+        ``rebuild_backbone`` never does (the core re-applies adapters from the saved plan)."""
+        from transferkit.core.lora import apply_lora
+
+        apply_lora(self, r, alpha, dropout)
 
     def lora_parameters(self) -> list[nn.Parameter]:
         """The adapter parameters after :meth:`apply_lora` (trained; everything else stays frozen)."""
-        return []
+        from transferkit.core.lora import lora_parameters
+
+        return lora_parameters(self)
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from transferkit.core.specs import STRATEGIES, HeadConfig, Preset, TrainConfig
-from transferkit.errors import UsageError, unknown_name
+from transferkit.errors import UsageError, unknown_name, validation_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from transferkit.core.model import TransferModel
@@ -178,10 +180,13 @@ def configure(
     _check_threshold_policy(preset, labels)
     try:
         train_cfg = TrainConfig.model_validate({**preset.train.model_dump(), **train_overrides})
-    except Exception as err:  # pydantic.ValidationError: name the key
-        raise UsageError(f"bad training option: {err}", fix="see `transferkit train --help`") from None
+    except ValidationError as err:  # one line: the key, the value given, what it accepts
+        raise validation_error(err, model=TrainConfig) from None
     if isinstance(head, dict):
-        head = HeadConfig.model_validate({**preset.head.model_dump(), **head})
+        try:
+            head = HeadConfig.model_validate({**preset.head.model_dump(), **head})
+        except ValidationError as err:
+            raise validation_error(err, model=HeadConfig) from None
     head_cfg = head or preset.head
     chosen, reason = choose_strategy(strategy or preset.strategy, min_per_class)
     if chosen == "linear-probe" and (head_cfg.hidden or head_cfg.dropout):
@@ -193,6 +198,13 @@ def configure(
 
     backbone = selection.backbone
     notes: list[str] = []
+    if backbone.lora:
+        # A LoRA artifact as the starting point: its adapters are folded into the weights, so every
+        # strategy (fresh adapters included) starts from a plain backbone that load() can rebuild.
+        from transferkit.core.lora import merge_lora
+
+        merge_lora(backbone)
+        notes.append("the starting model's LoRA adapters were merged into its weights")
     if preset.threshold.policy != "argmax" and len(labels) != 2:
         notes.append(f"threshold policy '{preset.threshold.policy}' applies to two classes; with {len(labels)} "
                      "the decision is the most probable class")
@@ -203,7 +215,8 @@ def configure(
         notes.append("backbone trained from scratch: BatchNorm layers update their statistics")
     removed = ["the pretrained task-specific classifier"]
     if remove_last:
-        names = [type(g).__name__ for g in backbone.layer_groups()[-remove_last:]]
+        # The groups' own names (layer_group sets _tk_name): the container type, ModuleList, says nothing.
+        names = [getattr(g, "_tk_name", type(g).__name__) for g in backbone.layer_groups()[-remove_last:]]
         backbone.truncate(remove_last)
         removed.append(f"the last {remove_last} layer group(s): {', '.join(names)}")
     if chosen == "lora":

@@ -108,6 +108,25 @@ class Domain:
 
         return default_collate(batch)
 
+    def fit_head(
+        self, model: Any, splits: Any, targets: tuple[Any, Any], cfg: dict[str, Any], run_dir: Path
+    ) -> "tuple[list[dict[str, Any]], Any, list[str]] | None":
+        """Optionally fit the model yourself instead of the core (a sparse linear model, a warm-started head).
+
+        Called by ``train`` with the run's :class:`~transferkit.core.train.Splits`, the label indices of the
+        train and validation examples and the resolved ``[train]`` config. Return ``(history,
+        validation probabilities, notes)`` after fitting ``model`` in place, or None (the default) to let
+        the core train it.
+        """
+        return None
+
+    def baselines(self, model: Any, splits: Any) -> dict[str, Any]:
+        """Metrics of baseline models fitted on the same split (name -> {"val": ..., "test": ...}).
+
+        They go into the model card and ``transferkit.json`` beside the model's own figures. Default: none.
+        """
+        return {}
+
     def has_random_augmentation(self, preset: Preset) -> bool:
         """Whether ``dataset(train=True)`` differs from run to run (then features cannot be cached)."""
         return bool({k: v for k, v in preset.augment.items() if v not in (False, 0, 0.0, None, [], "")})

@@ -85,6 +85,16 @@ class TransferModule(pl.LightningModule):
             self._train_losses.clear()
             self.history.append(row)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The per-epoch history goes into the report: a resumed run must report the epochs it did not redo.
+        # Plain Python values: checkpoints are read with weights_only=True, which refuses NumPy scalars.
+        checkpoint["transferkit_history"] = [
+            {k: v.item() if isinstance(v, np.generic) else v for k, v in row.items()} for row in self.history
+        ]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.history = [dict(row) for row in checkpoint.get("transferkit_history", [])]
+
     def configure_optimizers(self) -> Any:
         groups = [
             {"params": params, "lr": lr, "name": name} for name, params, lr in self.param_groups if params

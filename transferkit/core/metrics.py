@@ -1,12 +1,38 @@
 """Classification metrics and decision thresholds, computed with scikit-learn on numpy arrays."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from transferkit.core.specs import ThresholdPolicy
-from transferkit.errors import UsageError
+from transferkit.errors import DataError, UsageError
+
+log = logging.getLogger("transferkit")
+
+# What each split's figures are worth, in the words the CLI table, metrics.json and the model card use.
+# Validation data chose the epoch, C and the threshold: its figures are optimistic. Only test data that
+# played no part in any choice give an unbiased estimate.
+SPLIT_LABELS = {
+    "train": "training",
+    "val": "validation (used for selection)",
+    "test": "held-out test",
+}
+OPTIMISTIC_NOTE = (
+    "no test data: these validation figures chose the model and are optimistic; for held-out figures pass "
+    "--test PATH, or --holdout-test 0.2 to set aside a stratified 20% of the training data (recorded in the model)"
+)
+
+
+def split_label(split: str) -> str:
+    """The honest name of a split's figures.
+
+    Example:
+        >>> split_label("val")
+        'validation (used for selection)'
+    """
+    return SPLIT_LABELS.get(split, split)
 
 
 def decide(probs: np.ndarray, threshold: float | None = None, positive: int | None = None) -> np.ndarray:
@@ -22,74 +48,139 @@ def decide(probs: np.ndarray, threshold: float | None = None, positive: int | No
     return np.where(probs[:, positive] >= threshold, positive, negative)
 
 
+def _single_class_check(y_true: np.ndarray) -> None:
+    if len(np.unique(y_true)) < 2:
+        raise DataError(
+            "the validation data hold only one class, so no decision threshold can be chosen on them",
+            field="threshold",
+            fix="give validation data with both classes (--val), or use threshold policy 'argmax'",
+        )
+
+
 def choose_threshold(policy: ThresholdPolicy, y_true: np.ndarray, scores: np.ndarray) -> float | None:
     """Pick the decision threshold on validation scores of the positive class, as the policy asks.
 
-    ``max_fpr``: the lowest threshold whose false-positive rate stays <= value (most recall under the bound).
+    A sample is called positive when ``score >= threshold``. Every operating point comes from
+    scikit-learn's ``roc_curve`` / ``precision_recall_curve`` (one sort: O(n log n)); tied scores are one
+    operating point, since a threshold cannot separate them.
+
+    ``max_fpr``: the lowest threshold whose false-positive rate is <= value (most recall under the bound);
+    when even the highest score is a negative, a threshold just above every score (nothing flagged).
     ``min_sensitivity``: the highest threshold whose recall is >= value (most specificity under the bound).
-    ``min_precision``: the lowest threshold whose precision is >= value.
+    ``min_precision``: the lowest threshold whose precision is >= value (most recall under the bound);
+    when no threshold reaches it, the bound is lowered to the best precision reached, and a warning says so.
     Returns None for ``argmax``.
 
     Example:
         >>> y = np.array([0, 0, 0, 1, 1]); s = np.array([0.1, 0.2, 0.6, 0.4, 0.9])
         >>> choose_threshold(ThresholdPolicy(policy="min_sensitivity", value=1.0), y, s)
         0.4
+        >>> choose_threshold(ThresholdPolicy(policy="max_fpr", value=0.34), y, s)
+        0.4
+        >>> choose_threshold(ThresholdPolicy(policy="min_precision", value=1.0), y, s)
+        0.9
     """
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
     if policy.policy == "argmax":
         return None
     if policy.value is None:
         raise UsageError(f"threshold policy '{policy.policy}' needs a value", field="threshold.value")
-    candidates = np.unique(scores)[::-1]  # high to low
-    positives = max(int((y_true == 1).sum()), 1)
-    negatives = max(int((y_true == 0).sum()), 1)
-    best: float | None = None
-    for t in candidates:
-        predicted = scores >= t
-        tp = int((predicted & (y_true == 1)).sum())
-        fp = int((predicted & (y_true == 0)).sum())
-        if policy.policy == "max_fpr":
-            if fp / negatives <= policy.value:
-                best = float(t)  # keep lowering while the bound holds
-        elif policy.policy == "min_sensitivity":
-            if tp / positives >= policy.value:
-                return float(t)  # the highest threshold that reaches the recall asked for
-        elif policy.policy == "min_precision":
-            if tp and tp / (tp + fp) >= policy.value:
-                best = float(t)
-    if best is None:
-        # The bound cannot be met on validation data: take the most conservative threshold and say so.
-        return float(candidates[0]) if policy.policy != "min_sensitivity" else float(candidates[-1])
-    return best
+    y_true = np.asarray(y_true).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    _single_class_check(y_true)
+    if policy.policy == "min_precision":
+        precision, _, thresholds = precision_recall_curve(y_true, scores)
+        precision = precision[:-1]  # the last point (precision 1, recall 0) has no threshold
+        bound = policy.value
+        if not (precision >= bound).any():
+            bound = float(precision.max())
+            log.warning("threshold: precision %.3f is not reached on validation data; using the best reached, %.3f",
+                        policy.value, bound)
+        return float(thresholds[np.flatnonzero(precision >= bound)[0]])  # thresholds ascend: the lowest
+    # roc_curve: thresholds descend, the first one (+inf) flags nothing; fpr and tpr never decrease.
+    fpr, tpr, thresholds = roc_curve(y_true, scores, drop_intermediate=False)
+    if policy.policy == "max_fpr":
+        index = int(np.flatnonzero(fpr <= policy.value)[-1])
+        if index == 0:
+            log.warning("threshold: at false-positive rate <= %g nothing is flagged positive on validation data",
+                        policy.value)
+            return float(np.nextafter(scores.max(), np.inf))
+        return float(thresholds[index])
+    # min_sensitivity: reachable always (the lowest score flags every sample, tpr = 1).
+    return float(thresholds[int(np.flatnonzero(tpr >= policy.value)[0])])
 
 
-def _auroc_rank(y: np.ndarray, scores: np.ndarray) -> float:
-    # Mann-Whitney form of the AUROC (ties get average ranks): fast enough to bootstrap 1000 times.
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+def _resample_counts(rng: np.random.Generator, size: int, k: int) -> np.ndarray:
+    """``k`` bootstrap resamples of ``size`` items, as counts: row r, column i = times item i was drawn."""
+    draws = rng.integers(0, size, (k, size)) + np.arange(k)[:, None] * size
+    return np.bincount(draws.ravel(), minlength=k * size).reshape(k, size)
 
 
-def bootstrap_auroc_ci(y: np.ndarray, scores: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap confidence interval of the binary AUROC.
+def _auroc_from_counts(below: np.ndarray, upto: np.ndarray, pos_counts: np.ndarray,
+                       neg_counts: np.ndarray) -> np.ndarray:
+    """AUROC (ties count one half) of weighted samples: positive i is above ``below[i]`` sorted negatives
+    and tied with those up to ``upto[i]``; one row of counts per resample."""
+    cumulative = np.hstack([np.zeros((len(neg_counts), 1)), np.cumsum(neg_counts, axis=1)])
+    beaten = cumulative[:, below] + 0.5 * (cumulative[:, upto] - cumulative[:, below])
+    return (pos_counts * beaten).sum(axis=1) / (pos_counts.shape[1] * neg_counts.shape[1])
+
+
+def bootstrap_auroc_ci(y: np.ndarray, scores: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float] | None:
+    """95% percentile bootstrap confidence interval of the binary AUROC, or None when it is undefined.
+
+    Positives and negatives are resampled separately (a stratified bootstrap, as in pROC), so every
+    resample holds both classes and the AUROC is always defined. When every resample gives the same
+    AUROC (the scores separate the classes perfectly, or are all tied) the bootstrap measures no
+    uncertainty at all, and reporting [1.0, 1.0] would claim a certainty a handful of examples cannot
+    give: the interval is then undefined (None). :func:`auroc_ci_note` says why in words.
 
     Example:
-        >>> low, high = bootstrap_auroc_ci(np.array([0] * 20 + [1] * 20), np.linspace(0, 1, 40))
-        >>> low <= high <= 1.0
+        >>> low, high = bootstrap_auroc_ci(np.array([0, 1] * 20), np.linspace(0, 1, 40))
+        >>> 0.3 < low < 0.5 < high < 0.8
+        True
+        >>> bootstrap_auroc_ci(np.array([0] * 6 + [1] * 6), np.arange(12.0)) is None  # perfect separation
         True
     """
+    y = np.asarray(y).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    pos, neg = scores[y == 1], np.sort(scores[y == 0])
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    # Where each positive falls among the sorted negatives, found once: a resample then only changes how
+    # many times each example counts, and its AUROC is a weighted sum (no sort per resample).
+    below, upto = np.searchsorted(neg, pos, side="left"), np.searchsorted(neg, pos, side="right")
     rng = np.random.default_rng(seed)
     values = []
-    for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
-        if 0 < y[idx].sum() < len(idx):
-            values.append(_auroc_rank(y[idx], scores[idx]))
-    if not values:
-        return float("nan"), float("nan")
+    rows = max(1, 2_000_000 // len(y))  # resamples per block: memory stays bounded on large sets
+    for start in range(0, n, rows):
+        k = min(rows, n - start)
+        pos_counts = _resample_counts(rng, len(pos), k)
+        neg_counts = _resample_counts(rng, len(neg), k)
+        values.append(_auroc_from_counts(below, upto, pos_counts, neg_counts))
+    values = np.concatenate(values)
+    if np.ptp(values) == 0:
+        return None
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
+
+
+def auroc_ci_note(y: np.ndarray, scores: np.ndarray, interval: tuple[float, float] | None, n: int = 1000) -> str:
+    """How the AUROC interval was computed, or why it is undefined (saved next to it, shown in the card).
+
+    Example:
+        >>> auroc_ci_note(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]), None)[:9]
+        'undefined'
+    """
+    y = np.asarray(y).astype(int)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    if interval is not None:
+        return f"stratified percentile bootstrap, {n} resamples of {n_pos} positives and {n_neg} negatives"
+    if n_pos == 0 or n_neg == 0:
+        return "undefined: only one class in these data"
+    return (f"undefined: every bootstrap resample of these {n_pos} positives and {n_neg} negatives gives the "
+            "same AUROC (the scores separate the classes perfectly, or are all tied), so the bootstrap cannot "
+            "measure the uncertainty; a larger evaluation set can")
 
 
 def _renormalised(probs: np.ndarray) -> np.ndarray:
@@ -179,8 +270,32 @@ def classification_metrics(
             auroc_pos = float(roc_auc_score(y_true == pos, scores))
             result["auroc"] = auroc_pos
             if confidence:
-                result["binary"]["auroc_ci95"] = list(bootstrap_auroc_ci((y_true == pos).astype(int), scores))
+                y_pos = (y_true == pos).astype(int)
+                interval = bootstrap_auroc_ci(y_pos, scores)
+                result["binary"]["auroc_ci95"] = list(interval) if interval is not None else None
+                result["binary"]["auroc_ci95_method"] = auroc_ci_note(y_pos, scores, interval)
+                result["binary"]["pr_curve"] = pr_curve(y_pos, scores)
     return result
+
+
+def pr_curve(y_pos: np.ndarray, scores: np.ndarray, points: int = 50) -> dict[str, Any]:
+    """The precision-recall curve of the positive class (at most ``points`` operating points) and its
+    average precision: what the other thresholds would have given.
+
+    Example:
+        >>> c = pr_curve(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]))
+        >>> round(c["average_precision"], 3), c["points"][0]
+        (0.833, {'threshold': 0.1, 'precision': 0.5, 'recall': 1.0})
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y_pos, scores)
+    keep = np.unique(np.linspace(0, len(thresholds) - 1, min(points, len(thresholds))).round().astype(int))
+    return {
+        "average_precision": float(average_precision_score(y_pos, scores)),
+        "points": [{"threshold": round(float(thresholds[i]), 6), "precision": round(float(precision[i]), 6),
+                    "recall": round(float(recall[i]), 6)} for i in keep],
+    }
 
 
 def metric_value(metrics: dict[str, Any], name: str) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from transferkit.core.specs import Preset
-from transferkit.errors import UsageError
+from transferkit.errors import UsageError, validation_error
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,20 +17,8 @@ else:  # pragma: no cover
 
 
 def _describe_validation_error(err: ValidationError, file: str) -> UsageError:
-    first = err.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden":
-        model = Preset
-        parts = [p for p in first["loc"][:-1]]
-        for part in parts:
-            model = model.model_fields[str(part)].annotation  # type: ignore[assignment]
-        allowed = ", ".join(sorted(model.model_fields))  # type: ignore[union-attr]
-        return UsageError(f"unknown key '{key}'", file=file, field=key, fix=f"allowed keys here: {allowed}")
-    allowed = ""
-    ctx = first.get("ctx") or {}
-    if "expected" in ctx:
-        allowed = f"allowed values: {ctx['expected']}"
-    return UsageError(first["msg"], file=file, field=key, fix=allowed or "see docs/presets.md")
+    # One line naming the file, the key, the value given and what the key accepts (or the valid keys).
+    return validation_error(err, model=Preset, file=file)
 
 
 def preset_from_dict(data: dict[str, Any], *, source: str) -> Preset:
@@ -53,7 +41,12 @@ def read_preset_file(path: Path) -> Preset:
     except FileNotFoundError:
         raise UsageError("preset file not found", file=path, fix="check the path, or use a preset id") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"not valid TOML: {err}", file=path, fix="check the syntax of the file") from None
+        raise UsageError(f"not valid TOML: {err}", file=path, fix="check the syntax of the file (UTF-8 TOML)") from None
+    except RecursionError:  # arrays or tables nested deeper than Python's stack
+        raise UsageError("not valid TOML: nested too deeply", file=path, fix="check the syntax of the file") from None
+    except OSError as err:  # a folder named *.toml, no permission...
+        raise UsageError(f"cannot read the preset file: {err.strerror or err}", file=path,
+                         fix="pass a readable .toml file, or a preset id") from None
     return preset_from_dict(data, source=str(path))
 
 
@@ -108,6 +101,7 @@ def load_preset(ref: str | Path | Preset | None, *, domain: str, registry: Any) 
     if preset.domain != domain:
         raise UsageError(
             f"preset '{preset.id}' is for domain '{preset.domain}', not '{domain}'",
+            file=preset.source or None,
             fix=f"choose a preset from `transferkit presets --domain {domain}`",
         )
     return resolve_preset(preset, registry.preset)

@@ -10,7 +10,8 @@ and skipped, so one bad package never takes the CLI down (llm#1280, conda#12096)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +38,12 @@ class PluginInfo:
     status: str = "ok"  # ok | broken | disabled
     error: str = ""
     provides: dict[str, list[str]] = field(default_factory=dict)
+    hook_api: int = 1  # the hook API version the plugin declares it needs (hookspecs.HOOK_API_VERSION)
+
+    @property
+    def owner(self) -> str:
+        """How records and commands name this plugin: ``package (plugin 'name')``."""
+        return f"{self.package} (plugin '{self.name}')"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +54,7 @@ class PluginInfo:
             "status": self.status,
             "error": self.error,
             "provides": self.provides,
+            "hook_api": self.hook_api,
         }
 
 
@@ -87,10 +95,14 @@ class Registry:
         return cls()
 
     @classmethod
-    def from_entry_points(cls) -> "Registry":
-        """Load every allowed plugin of the ``transferkit`` entry-point group."""
+    def from_entry_points(cls, only: Iterable[str] | None = None) -> "Registry":
+        """Load every allowed plugin of the ``transferkit`` entry-point group.
+
+        ``only`` (entry-point or distribution names) replaces ``TRANSFERKIT_LOAD_PLUGINS`` for this call:
+        what :func:`transferkit.testing.isolated_registry` uses to load a plugin through its real entry point.
+        """
         registry = cls()
-        allow = _env_list("TRANSFERKIT_LOAD_PLUGINS")
+        allow = list(only) if only is not None else _env_list("TRANSFERKIT_LOAD_PLUGINS")
         deny = _env_list("TRANSFERKIT_DISABLE_PLUGINS") or []
         seen: set[tuple[str, str]] = set()
         # Built-ins first, then third parties by name: on a conflict the earlier claim stays and the later
@@ -135,6 +147,10 @@ class Registry:
             label = name or getattr(plugin, "__name__", type(plugin).__name__)
             info = PluginInfo(name=label, package=label, version="", module=label)
         self.plugins[info.name] = info
+        refusal = _check_hook_api(plugin, info)
+        if refusal:
+            info.status, info.error = "broken", refusal
+            return info
         try:
             self.pm.register(plugin, name=info.name)
             self.pm.check_pending()
@@ -155,7 +171,7 @@ class Registry:
         return info
 
     def _collect(self, plugin: object, info: PluginInfo) -> None:
-        owner = f"{info.package} (plugin '{info.name}')"
+        owner = info.owner
 
         def adder(kind: str, table: dict[str, Any], cls: type, key: str) -> Callable[[Any], None]:
             def register(record: Any) -> None:
@@ -232,17 +248,116 @@ class Registry:
         return [p for p in self.plugins.values() if p.status == "broken"]
 
     def add_commands(self, cli: Any) -> None:
-        """Let plugins add CLI commands; a failing plugin is reported, the others still add theirs."""
+        """Let plugins add CLI commands to the Typer app ``cli``, refusing any name already taken.
+
+        A plugin whose ``register_commands`` raises, or adds a command (or command group) whose name the
+        core or another plugin already uses, is marked broken: the commands it added are removed and
+        everything else it registered is forgotten, so no plugin can silently replace ``train``. Calling
+        this again on the same app (``main()`` run twice in one process) replaces a plugin's own commands.
+        """
+        owners: dict[str, str] = cli.__dict__.setdefault("_transferkit_command_owners", {})
         for name, plugin in self.pm.list_name_plugin():
             impl = getattr(plugin, "register_commands", None)
             if impl is None or not hasattr(impl, hookspecs.PROJECT + "_impl"):
                 continue
+            info = self.plugins.get(name) or PluginInfo(name=name, package=name, version="", module=name)
+            commands, groups = list(cli.registered_commands), list(cli.registered_groups)
             try:
                 impl(cli=cli)
-            except Exception as err:  # noqa: BLE001
-                info = self.plugins.get(name)
-                if info is not None:
-                    info.status, info.error = "broken", f"register_commands failed: {type(err).__name__}: {err}"
+                added = [(c, _command_name(c)) for c in cli.registered_commands if c not in commands]
+                added += [(g, n) for g in cli.registered_groups if g not in groups for n in _group_names(g)]
+                taken = {n: owners.get(n, "transferkit (built-in command)")
+                         for n in _taken_names(commands, groups)}
+                mine = [n for n, holder in taken.items() if holder == info.owner]
+                seen: set[str] = set()
+                for _, command in added:
+                    holder = taken.get(command) if command not in mine else None
+                    if command in seen:
+                        holder = info.owner
+                    if holder is not None:
+                        raise PluginError(
+                            f"command '{command}' is registered by both {holder} and {info.owner}",
+                            fix=f"rename the plugin's command, or disable it with TRANSFERKIT_DISABLE_PLUGINS={name}",
+                        )
+                    seen.add(command)
+            except Exception as err:  # noqa: BLE001 - a plugin may raise anything
+                cli.registered_commands[:] = commands
+                cli.registered_groups[:] = groups
+                message = err.message if isinstance(err, PluginError) else f"{type(err).__name__}: {err}"
+                self._mark_broken(info, f"register_commands failed: {message}")
+                continue
+            # The same plugin added these commands on an earlier call: keep only the new copies.
+            stale = {n for n in seen if n in mine}
+            cli.registered_commands[:] = [c for c in cli.registered_commands
+                                          if c not in commands or _command_name(c) not in stale]
+            cli.registered_groups[:] = [g for g in cli.registered_groups
+                                        if g not in groups or not set(_group_names(g)) & stale]
+            for command in seen:
+                owners[command] = info.owner
+            if seen:
+                info.provides["commands"] = sorted(seen)
+
+    def _mark_broken(self, info: PluginInfo, error: str) -> None:
+        """Mark a plugin broken after it registered: forget every record it provided."""
+        info.status, info.error, info.provides = "broken", error, {}
+        for table in (self.domains, self.models, self.presets, self.datasets):
+            for key in [k for k, record in table.items() if record.plugin == info.owner]:
+                del table[key]
+        if self.pm.has_plugin(info.name):
+            self.pm.unregister(name=info.name)
+
+
+def _check_hook_api(plugin: object, info: PluginInfo) -> str:
+    """Why ``plugin`` cannot be used with this hook API ('' when it can): a newer API, an unknown hook."""
+    declared = getattr(plugin, hookspecs.HOOK_API_ATTRIBUTE, 1)
+    if not isinstance(declared, int) or isinstance(declared, bool) or declared < 1:
+        return (f"{hookspecs.HOOK_API_ATTRIBUTE} = {declared!r} is not a hook API version "
+                f"(a whole number; this transferkit provides {hookspecs.HOOK_API_VERSION})")
+    info.hook_api = declared
+    if declared > hookspecs.HOOK_API_VERSION:
+        return (f"built for transferkit hook API {declared}, this transferkit provides "
+                f"{hookspecs.HOOK_API_VERSION}: upgrade transferkit (pip install -U transferkit) or install "
+                f"an older release of {info.package}")
+    known = set(hookspecs.hook_names())
+    unknown = sorted(name for name in dir(plugin) if hasattr(getattr(plugin, name, None), hookspecs.PROJECT + "_impl")
+                     and name not in known)
+    if unknown:
+        return (f"implements hook {', '.join(repr(n) for n in unknown)} that transferkit hook API "
+                f"{hookspecs.HOOK_API_VERSION} does not define (known hooks: {', '.join(sorted(known))}): "
+                "the plugin needs a newer transferkit, or misspelt the hook name")
+    return ""
+
+
+def _plain(value: Any) -> Any:
+    # Typer keeps unset options as DefaultPlaceholder objects; their .value is the default.
+    from typer.models import DefaultPlaceholder
+
+    return value.value if isinstance(value, DefaultPlaceholder) else value
+
+
+def _command_name(command: Any) -> str:
+    """The name Typer gives a registered command: its explicit name, else the function's, dashed."""
+    from typer.main import get_command_name
+
+    name = _plain(command.name)
+    return name or get_command_name(command.callback.__name__)
+
+
+def _group_names(group: Any) -> list[str]:
+    """The top-level names a command group adds: its own, or its commands' when it has none (merged)."""
+    instance = _plain(group.typer_instance)
+    name = _plain(group.name) or (_plain(instance.info.name) if instance is not None else None)
+    if name:
+        return [name]
+    if instance is None:
+        return []
+    return [_command_name(c) for c in instance.registered_commands] + [
+        n for g in instance.registered_groups for n in _group_names(g)
+    ]
+
+
+def _taken_names(commands: list[Any], groups: list[Any]) -> list[str]:
+    return [_command_name(c) for c in commands] + [n for g in groups for n in _group_names(g)]
 
 
 _REGISTRY: Registry | None = None
@@ -252,7 +367,7 @@ def get_registry(refresh: bool = False) -> Registry:
     """The process-wide registry, loaded from entry points on first use.
 
     Example:
-        >>> "vision" in get_registry().domains  # doctest: +SKIP
+        >>> "vision" in get_registry().domains
         True
     """
     global _REGISTRY
@@ -265,6 +380,24 @@ def set_registry(registry: Registry | None) -> None:
     """Replace the process-wide registry (tests use this to isolate plugins)."""
     global _REGISTRY
     _REGISTRY = registry
+
+
+@contextmanager
+def registry_scope(registry: Registry | None) -> Iterator[Registry | None]:
+    """Use ``registry`` as the process-wide registry inside the block, then restore the previous one.
+
+    Example:
+        >>> with registry_scope(Registry.empty()) as scoped:
+        ...     get_registry() is scoped
+        True
+    """
+    global _REGISTRY
+    previous = _REGISTRY
+    _REGISTRY = registry
+    try:
+        yield registry
+    finally:
+        _REGISTRY = previous
 
 
 def load_object(path: str) -> Any:

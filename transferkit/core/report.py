@@ -37,7 +37,7 @@ def plot_curves(history: list[dict[str, Any]], metric: str, path: Path) -> None:
     ys = [row.get(f"val_{metric}") for row in history]
     ax_metric.plot(xs, [np.nan if y is None else y for y in ys], "-o", color="tab:green")
     ax_metric.set_xlabel(x_label)
-    ax_metric.set_ylabel(f"validation {metric}")
+    ax_metric.set_ylabel(f"validation {metric} (used for selection)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -64,25 +64,58 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, ti
 
 
 def calibration_bins(y_true: np.ndarray, scores: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
-    """Reliability table: mean predicted probability vs observed frequency per score bin."""
+    """Reliability table: per equal-width score bin, its count, mean predicted probability and observed frequency.
+
+    Bins are ``[low, high)``, the last one closed; empty bins are left out. The count ``n`` of each bin
+    weighs it in :func:`expected_calibration_error` and is printed on the plot: a bin of 2 examples says
+    little.
+
+    Example:
+        >>> bins = calibration_bins(np.array([0, 1, 1, 1]), np.array([0.05, 0.55, 0.95, 1.0]), n_bins=2)
+        >>> [(b["n"], b["mean_score"], b["frequency"]) for b in bins]
+        [(1, 0.05, 0.0), (3, 0.8333333333333334, 1.0)]
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
     edges = np.linspace(0, 1, n_bins + 1)
+    # searchsorted on the inner edges: bin i holds edges[i] <= score < edges[i+1]; a score of 1.0 joins the last.
+    index = np.clip(np.searchsorted(edges[1:-1], scores, side="right"), 0, n_bins - 1)
     rows = []
-    for low, high in zip(edges[:-1], edges[1:]):
-        mask = (scores >= low) & ((scores < high) if high < 1 else (scores <= high))
+    for i in range(n_bins):
+        mask = index == i
         if mask.any():
-            rows.append({"low": float(low), "high": float(high), "n": int(mask.sum()),
+            rows.append({"low": float(edges[i]), "high": float(edges[i + 1]), "n": int(mask.sum()),
                          "mean_score": float(scores[mask].mean()), "frequency": float(y_true[mask].mean())})
     return rows
 
 
+def expected_calibration_error(bins: list[dict[str, float]]) -> float | None:
+    """The count-weighted mean gap between predicted probability and observed frequency over the bins.
+
+    Example:
+        >>> expected_calibration_error([{"n": 3, "mean_score": 0.9, "frequency": 0.6},
+        ...                             {"n": 1, "mean_score": 0.1, "frequency": 0.1}])
+        0.225
+    """
+    total = sum(b["n"] for b in bins)
+    if not total:
+        return None
+    return round(sum(b["n"] * abs(b["mean_score"] - b["frequency"]) for b in bins) / total, 10)
+
+
 def plot_calibration(bins: list[dict[str, float]], positive: str, path: Path, split: str) -> None:
+    from transferkit.core.metrics import split_label
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-    ax.plot([b["mean_score"] for b in bins], [b["frequency"] for b in bins], "-o", label="model")
+    xs, ys = [b["mean_score"] for b in bins], [b["frequency"] for b in bins]
+    ax.plot(xs, ys, "-o", label="model")
+    for x, y, b in zip(xs, ys, bins):  # the count behind each point: few examples, little evidence
+        ax.annotate(f"n={b['n']}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xlabel(f"predicted probability of '{positive}'")
     ax.set_ylabel("observed frequency")
-    ax.set_title(f"calibration ({split})")
+    ax.set_title(f"calibration ({split_label(split)})", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -97,10 +130,32 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _holdout_line(data: dict[str, Any]) -> str | None:
+    holdout = (data.get("test") or {}).get("holdout")
+    if not holdout:
+        return None
+    return (f"- Held-out test split: a stratified {holdout['fraction']:g} of `{holdout['from']}` set aside before "
+            f"training with seed {holdout['seed']} ({len(holdout['indices'])} examples; their indices in the data "
+            "as read are in `transferkit.json`, `data.test.holdout`); no choice was made on them")
+
+
 def model_card(meta: dict[str, Any]) -> str:
-    """The model card (README.md of the artifact): what it is, how it was made, how well it does."""
+    """The model card (README.md of the artifact): what it is, how it was made, how well it does.
+
+    Each split's figures are named for what they are worth: "validation (used for selection)" or
+    "held-out test"; without test figures the card says the validation ones are optimistic.
+
+    Example:
+        >>> card = model_card({"domain": "toy", "transferkit_version": "0", "labels": ["a", "b"],
+        ...                    "metrics": {"val": {"n": 4, "accuracy": 1.0, "f1_macro": 1.0, "auroc": None}}})
+        >>> "| validation (used for selection) | 4 | 1.0000 |" in card, "optimistic" in card
+        (True, True)
+    """
+    from transferkit.core.metrics import OPTIMISTIC_NOTE, split_label
+
     plan = meta.get("plan", {})
     metrics = meta.get("metrics", {})
+    data = meta.get("data", {}) or {}
     lines = [
         f"# {meta.get('name', 'transferkit model')}",
         "",
@@ -110,11 +165,19 @@ def model_card(meta: dict[str, Any]) -> str:
         f"- Labels: {', '.join(meta['labels'])}",
         f"- Preset: `{meta.get('preset', {}).get('id')}` - {meta.get('preset', {}).get('description', '')}",
         f"- Strategy: `{plan.get('strategy')}` ({plan.get('reason', '')})",
-        f"- Training data: {meta.get('data', {}).get('train', {}).get('source')} "
-        f"({meta.get('data', {}).get('train', {}).get('counts')}), fingerprint "
-        f"`{meta.get('data', {}).get('train', {}).get('fingerprint')}`",
+        f"- Training data: {(data.get('train') or {}).get('source')} "
+        f"({(data.get('train') or {}).get('counts')}), fingerprint "
+        f"`{(data.get('train') or {}).get('fingerprint')}`",
+    ]
+    holdout = _holdout_line(data)
+    if holdout:
+        lines.append(holdout)
+    lines += [
         "",
         "## Metrics",
+        "",
+        "The validation data chose the training epoch or regularization strength and the decision threshold: "
+        "its figures are optimistic. Only held-out test figures estimate performance on new data.",
         "",
         "| split | n | accuracy | macro-F1 | AUROC |",
         "|---|---|---|---|---|",
@@ -122,18 +185,29 @@ def model_card(meta: dict[str, Any]) -> str:
     for split, values in metrics.items():
         if isinstance(values, dict) and "accuracy" in values:
             lines.append(
-                f"| {split} | {values.get('n')} | {_fmt(values.get('accuracy'))} | {_fmt(values.get('f1_macro'))} "
-                f"| {_fmt(values.get('auroc'))} |"
+                f"| {split_label(split)} | {values.get('n')} | {_fmt(values.get('accuracy'))} "
+                f"| {_fmt(values.get('f1_macro'))} | {_fmt(values.get('auroc'))} |"
             )
+    if "test" not in metrics:
+        lines += ["", f"**Note:** {OPTIMISTIC_NOTE}."]
     for split, values in metrics.items():
         binary = values.get("binary") if isinstance(values, dict) else None
         if binary:
-            ci = binary.get("auroc_ci95") or [None, None]
+            ci = binary.get("auroc_ci95")
+            interval = f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "undefined"
+            method = binary.get("auroc_ci95_method")
             lines.append(
-                f"\n{split}: positive class `{binary['positive']}`, threshold {_fmt(binary['threshold'])}, "
+                f"\n{split_label(split)}: positive class `{binary['positive']}`, threshold {_fmt(binary['threshold'])}, "
                 f"sensitivity {_fmt(binary['sensitivity'])}, specificity {_fmt(binary['specificity'])}, "
-                f"AUROC 95% CI [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+                f"AUROC 95% CI {interval}" + (f" ({method})" if method else "")
             )
+            bins = binary.get("calibration")
+            if bins:
+                lines.append(
+                    f"calibration ({split_label(split)}): expected calibration error "
+                    f"{_fmt(binary.get('calibration_error'))} over {len(bins)} bins; examples per bin: "
+                    + ", ".join(f"{b['low']:.1f}-{b['high']:.1f}: {b['n']}" for b in bins)
+                )
     if meta.get("baselines"):
         lines += ["", "## Baselines (same data, same split)", "", "| model | accuracy | macro-F1 |", "|---|---|---|"]
         for name, values in meta["baselines"].items():
@@ -160,8 +234,9 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
         "## Limitations",
         "",
-        "Metrics come from the validation/test data listed above only; a model trained on few labels can be "
-        "confidently wrong on data unlike its training set. Check it on data from your own deployment.",
+        "Metrics come from the data listed above only (validation figures are optimistic, see above); a model "
+        "trained on few labels can be confidently wrong on data unlike its training set. Check it on data from "
+        "your own deployment.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -171,19 +246,25 @@ def write_report(folder: Path, meta: dict[str, Any], history: list[dict[str, Any
 
     ``eval_data`` maps a split name to ``(y_true, probs)`` for the calibration plot.
     """
+    from transferkit.core.metrics import split_label
+
     metrics = meta.get("metrics", {})
     metric = meta.get("plan", {}).get("train", {}).get("metric", "accuracy")
     if history:
         plot_curves(history, metric, folder / "curves.png")
     split = "test" if "test" in metrics else "val"
     if split in metrics:
-        plot_confusion(metrics[split]["confusion"], meta["labels"], folder / "confusion.png", f"{split} confusion")
+        plot_confusion(metrics[split]["confusion"], meta["labels"], folder / "confusion.png",
+                       f"confusion: {split_label(split)}")
         binary = metrics[split].get("binary")
         if binary and split in eval_data:
             y, probs = eval_data[split]
             pos = meta["labels"].index(binary["positive"])
             bins = calibration_bins((np.asarray(y) == pos).astype(float), np.asarray(probs)[:, pos])
             metrics[split]["binary"]["calibration"] = bins
+            metrics[split]["binary"]["calibration_error"] = expected_calibration_error(bins)
             plot_calibration(bins, binary["positive"], folder / "calibration.png", split)
-    (folder / "metrics.json").write_text(json.dumps({"metrics": metrics, "history": history}, indent=2))
+    splits = {name: split_label(name) for name in metrics}
+    (folder / "metrics.json").write_text(json.dumps({"splits": splits, "metrics": metrics, "history": history},
+                                                    indent=2))
     (folder / "README.md").write_text(model_card(meta), encoding="utf-8")

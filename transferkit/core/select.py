@@ -23,7 +23,7 @@ def get_domain(name: str, registry: Registry | None = None) -> Domain:
     Missing optional dependencies raise :class:`MissingDependencyError` with the pip command.
 
     Example:
-        >>> get_domain("vision").name  # doctest: +SKIP
+        >>> get_domain("vision").name
         'vision'
     """
     registry = registry or get_registry()
@@ -108,7 +108,8 @@ def select(
 
         parent = load_artifact(source)
         if parent.meta["domain"] != domain:
-            raise UsageError(f"artifact {source} is a '{parent.meta['domain']}' model, not '{domain}'")
+            raise UsageError(f"this transferkit model is a '{parent.meta['domain']}' model, not '{domain}'",
+                             file=source, fix=f"pass --domain {parent.meta['domain']}, or a {domain} model")
         backbone = parent.backbone
         backbone.source_id = str(source)
         return Selection(impl, backbone, resolved, str(source), base_artifact=parent.meta)

@@ -9,13 +9,16 @@ Torch-free: PIL and the standard library only.
 """
 from __future__ import annotations
 
-import csv
+import contextlib
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from transferkit.core.data import Examples, Skipped, require_classes
+from transferkit.datasets.limits import PIXELS_ENV, max_pixels, too_large
+from transferkit.datasets.manifest import option_bool, read_manifest_rows
 from transferkit.errors import DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
@@ -40,10 +43,43 @@ def _is_hidden(path: Path | str) -> bool:
     return name.startswith(".") or name.startswith("__")
 
 
-def check_image(path: Path, *, verify: bool = True) -> str | None:
+@contextlib.contextmanager
+def open_image(path: Path | str, *, limit: int | None = None) -> Iterator[Any]:
+    """``PIL.Image.open`` that refuses an image declaring more than ``limit`` pixels before decoding it.
+
+    PIL reads only the header on open; the size it declares is checked here against the cap of
+    :mod:`transferkit.datasets.limits` (reader option ``max_pixels``, ``TRANSFERKIT_MAX_PIXELS``), which
+    replaces PIL's own fixed bomb limit so that one setting governs both.
+
+    Example:
+        >>> with open_image("big.png", limit=1000) as image:  # doctest: +SKIP
+        ...     image.load()
+        Traceback (most recent call last):
+        transferkit.errors.DataError: big.png: image declares 2000 x 2000 = 4,000,000 pixels, over the limit ...
+    """
+    from PIL import Image
+
+    limit = max_pixels() if limit is None else limit
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our check below replaces PIL's, with the limit the user set
+    try:
+        image = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    with image:
+        width, height = image.size
+        reason = too_large(width * height, limit, what="pixels", shape=(width, height), key="max_pixels",
+                           env=PIXELS_ENV)
+        if reason:
+            raise DataError(f"image {reason}", file=path, fix="remove the file, or raise the limit as said")
+        yield image
+
+
+def check_image(path: Path, *, verify: bool = True, limit: int | None = None) -> str | None:
     """Why ``path`` cannot be used as a training image, or None when it is fine.
 
     Decodes the image (reduced, for JPEG) because ``Image.verify()`` alone lets truncated JPEGs through.
+    An image declaring more than ``limit`` pixels (see :func:`open_image`) is refused before decoding.
 
     Example:
         >>> check_image(Path("missing.jpg"))
@@ -68,15 +104,15 @@ def check_image(path: Path, *, verify: bool = True) -> str | None:
     if not verify:
         return None
     try:
-        with Image.open(path) as image:
+        with open_image(path, limit=limit) as image:
             if image.format == "JPEG":
                 image.draft("RGB", (64, 64))  # decode at 1/8 scale: still reads every byte of the file
             image.load()
             if image.width < 1 or image.height < 1:
                 return "image has no pixels"
-    except Image.DecompressionBombError as err:
-        return f"image too large to decode safely: {err}"
-    except (OSError, ValueError, SyntaxError) as err:
+    except DataError as err:
+        return err.message
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
         # PIL raises OSError for truncated data and UnidentifiedImageError (an OSError) for non-images.
         return f"cannot decode the image: {err}"
     return None
@@ -106,7 +142,8 @@ def image_folder_splits(root: str | Path) -> list[str]:
     return [s for s in SPLIT_NAMES if s in found]
 
 
-def read_image_folder(root: str | Path, *, split: str | None = None, verify: bool = True) -> Examples:
+def read_image_folder(root: str | Path, *, split: str | None = None, verify: bool = True,
+                      limit: int | None = None) -> Examples:
     """Read ``root/<class>/*.<image>``, or ``root/<split>/<class>/*`` when ``root`` holds split folders.
 
     ``split=None`` on a folder with splits reads ``train``. On a folder without split sub-folders the
@@ -159,7 +196,7 @@ def read_image_folder(root: str | Path, *, split: str | None = None, verify: boo
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(Skipped(str(path), f"not an image file (extension '{path.suffix or 'none'}')"))
                 continue
-            reason = check_image(path, verify=verify)
+            reason = check_image(path, verify=verify, limit=limit)
             if reason:
                 skipped.append(Skipped(str(path), reason))
                 continue
@@ -186,67 +223,36 @@ def read_image_folder(root: str | Path, *, split: str | None = None, verify: boo
 
 
 def read_csv_manifest(path: str | Path, *, path_col: str = "path", label_col: str = "label",
-                      verify: bool = True) -> Examples:
+                      verify: bool = True, allow_outside: bool = False, bad_rows: str = "error",
+                      limit: int | None = None) -> Examples:
     """Read a CSV with one image path and one label per row; paths are relative to the CSV's folder.
 
-    A missing column, an empty label, or image paths that do not exist raise :class:`DataError` naming
-    the file, the column and the fix; undecodable images are skipped and listed.
+    The rows are read by :func:`transferkit.datasets.manifest.read_manifest_rows` (shared with the medical
+    reader): a missing column, an empty cell, a file that does not exist, or a path outside the CSV's folder
+    (unless ``allow_outside``) raise :class:`DataError` naming the file, the row and the fix; undecodable
+    images are skipped and listed.
 
     Example:
         >>> ex = read_csv_manifest("labels.csv", label_col="species")  # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("manifest file not found", file=path, fix="check the path to the CSV file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"not UTF-8 text: {err}", file=path, fix="save the manifest as UTF-8 CSV") from None
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
-    header = next(csv.reader(text.splitlines()[:1], delimiter=delimiter), [])
-    for column, option in ((path_col, "path_col"), (label_col, "label_col")):
-        if column not in header:
-            raise DataError(
-                f"no column '{column}' (columns: {', '.join(h for h in header if h) or 'none'})",
-                file=path,
-                field=column,
-                fix=f"add a '{column}' column, or name the column to use with the reader option {option}",
-            )
-    if not rows:
-        raise DataError("the manifest has a header but no rows", file=path, fix="add one row per image")
-    base = path.parent
+    manifest = read_manifest_rows(path, path_col=path_col, label_col=label_col, path_guesses=("path",),
+                                  label_guesses=("label",), allow_outside=allow_outside, bad_rows=bad_rows)
     items: list[str] = []
     labels: list[str] = []
-    skipped: list[Skipped] = []
-    missing: list[str] = []
-    for line, row in enumerate(rows, start=2):
-        rel = (row.get(path_col) or "").strip()
-        label = (row.get(label_col) or "").strip()
-        if not rel:
-            raise DataError(f"row {line} has an empty path", file=path, field=path_col, fix="fill in or remove the row")
-        if not label:
-            raise DataError(f"row {line} ({rel}) has an empty label", file=path, field=label_col,
-                            fix="fill in the label or remove the row")
-        image = Path(rel) if Path(rel).is_absolute() else base / rel
-        if not image.exists():
-            missing.append(rel)
-            continue
-        reason = check_image(image, verify=verify)
+    skipped = list(manifest.skipped)
+    for row in manifest.rows:
+        reason = check_image(row.path, verify=verify, limit=limit)
         if reason:
-            skipped.append(Skipped(str(image), reason))
+            skipped.append(Skipped(str(row.path), reason))
             continue
-        items.append(str(image))
-        labels.append(label)
-    if missing:
-        raise DataError(
-            f"{len(missing)} of {len(rows)} image paths do not exist (first: {', '.join(missing[:3])})",
-            file=path,
-            field=path_col,
-            fix=f"paths are read relative to the manifest's folder ({base}); correct them or remove those rows",
-        )
+        items.append(str(row.path))
+        labels.append(row.label)
     examples = Examples(items=items, labels=labels, source=str(path), skipped=skipped,
-                        meta={"format": "csv-manifest", "root": str(base), "split": None})
+                        meta={"format": "csv-manifest", "root": str(manifest.base), "split": None})
+    if not items:
+        first = f" (first: {skipped[0].item}: {skipped[0].reason})" if skipped else ""
+        raise DataError(f"no readable images among {len(skipped)} rows{first}", file=path, field=manifest.path_col,
+                        fix="list decodable images (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + ")")
     require_classes(examples)
     return examples
 
@@ -255,26 +261,31 @@ def read_images(path: str | Path, *, split: str | None = None, options: dict[str
     """Read labelled images from a class folder (with or without split folders) or a ``.csv`` manifest.
 
     ``options``: ``path_col``, ``label_col`` (manifest columns), ``verify`` (decode-check every image,
-    default true).
+    default true), ``max_pixels`` (the size cap, see :mod:`transferkit.datasets.limits`), and for a manifest
+    ``allow_outside`` (accept paths outside its folder) and ``bad_rows`` (``error`` or ``skip``).
 
     Example:
         >>> read_images("data/hymenoptera", split="val").classes  # doctest: +SKIP
         ['ants', 'bees']
     """
     options = dict(options or {})
-    verify = bool(options.pop("verify", True))
+    verify = option_bool(options.pop("verify", True), name="verify", file=path)
     path_col = options.pop("path_col", None) or "path"
     label_col = options.pop("label_col", None) or "label"
+    limit = max_pixels(options)
     path = Path(path)
     if path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
-        return read_csv_manifest(path, path_col=path_col, label_col=label_col, verify=verify)
+        return read_csv_manifest(path, path_col=path_col, label_col=label_col, verify=verify, limit=limit,
+                                 allow_outside=option_bool(options.get("allow_outside", False),
+                                                           name="allow_outside", file=path),
+                                 bad_rows=str(options.get("bad_rows", "error")))
     if path.is_file():
         raise DataError(
             "a single file is not a labelled data set",
             file=path,
             fix="pass a folder of class sub-folders (<class>/<image>.jpg) or a CSV manifest with path,label",
         )
-    return read_image_folder(path, split=split, verify=verify)
+    return read_image_folder(path, split=split, verify=verify, limit=limit)
 
 
 def list_images(inputs: list[str]) -> list[str]:

@@ -17,14 +17,16 @@ and readers stay fast.
 """
 from __future__ import annotations
 
-import csv
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from transferkit.core.data import Examples, Skipped
+from transferkit.datasets.limits import VOXELS_ENV, max_voxels, too_large
+from transferkit.datasets.manifest import option_bool, read_manifest_rows
 from transferkit.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -124,6 +126,115 @@ def item_kind(path: Path) -> str | None:
     return None
 
 
+# =========================================================================== header checks
+class _HeaderProblem(ValueError):
+    """A header that reads but cannot be right; its message is shown to the user as it is."""
+
+
+def _dicom_header(path: Path) -> Any:
+    import pydicom
+
+    # defer_size: large values (the pixel data) are not read, only noted, so this costs a header read.
+    return pydicom.dcmread(str(path), defer_size="1 KB")
+
+
+def _dicom_shape(ds: Any) -> tuple[int, ...]:
+    if not any(tag in ds for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise _HeaderProblem("DICOM file has no pixel data (a report, a presentation state, a stripped export, "
+                             "or a file cut short)")
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if rows < 1 or cols < 1:
+        raise _HeaderProblem(f"DICOM header declares {rows} x {cols} pixels")
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    return (frames, rows, cols, samples) if frames > 1 else (rows, cols, samples)
+
+
+def declared_shape(path: Path, kind: str) -> tuple[int, ...]:
+    """The shape an image or volume file declares in its header, read without decoding its data.
+
+    Raises the underlying library's error (or ``ValueError``) when the header is unreadable.
+
+    Example:
+        >>> declared_shape(Path("ct.nii.gz"), "nifti")  # doctest: +SKIP
+        (512, 512, 300)
+    """
+    if kind == "nifti":
+        import nibabel
+
+        return tuple(int(s) for s in nibabel.load(str(path)).header.get_data_shape())
+    if kind == "dicom":
+        return _dicom_shape(_dicom_header(path))
+    if kind == "dicom-series":
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_dicom_file(p))
+        if not files:
+            raise _HeaderProblem("the folder holds no DICOM slices")
+        return (len(files), *_dicom_shape(_dicom_header(files[0])))
+    if kind == "image":
+        from PIL import Image
+
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # the voxel cap below decides, not PIL's fixed limit
+        try:
+            with Image.open(path) as image:
+                return (image.height, image.width, len(image.getbands()))
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    if kind == "npy":
+        return tuple(int(s) for s in np.load(str(path), mmap_mode="r", allow_pickle=False).shape)
+    raise ValueError(f"unknown kind {kind}")
+
+
+def check_item(path: Path, kind: str, limit: int | None = None) -> str | None:
+    """Why the file (or DICOM series) at ``path`` cannot be read, from its header alone; None when it can.
+
+    Catches what is cheap to see before decoding: an unreadable or inconsistent header (a NIfTI whose
+    header is cut or wrong, a DICOM without pixel data) and a declared size over the voxel cap
+    (:func:`transferkit.datasets.limits.max_voxels`).
+
+    Example:
+        >>> check_item(Path("missing.nii.gz"), "nifti") is not None
+        True
+    """
+    limit = max_voxels() if limit is None else limit
+    try:
+        shape = declared_shape(path, kind)
+    except Exception as err:  # noqa: BLE001 - nibabel, pydicom, PIL and numpy each raise their own errors
+        text = (str(err).strip().splitlines() or [""])[0][:200]
+        if isinstance(err, _HeaderProblem):
+            return text
+        return f"cannot read the {kind.replace('-', ' ')} header: {type(err).__name__}: {text}"
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 0
+    if count < 1:
+        return f"the header declares an empty image (shape {shape})"
+    reason = too_large(count, limit, what="voxels", shape=shape, key="max_voxels", env=VOXELS_ENV)
+    if reason:
+        return f"image {reason}"
+    if kind == "nifti" and not _lower_name(path).endswith(".gz"):
+        return _nifti_size_problem(path, count)
+    return None
+
+
+def _nifti_size_problem(path: Path, count: int) -> str | None:
+    """An uncompressed NIfTI must hold what its header declares (else: a cut download, or a wrong header)."""
+    import nibabel
+
+    header = nibabel.load(str(path)).header
+    need = int(header.get_data_offset()) + count * header.get_data_dtype().itemsize
+    size = path.stat().st_size
+    if size < need:
+        return (f"NIfTI header declares shape {tuple(header.get_data_shape())} ({need:,} bytes) but the file holds "
+                f"{size:,} bytes: the file is cut short, or its header is wrong")
+    return None
+
+
+def require_item(path: Path, kind: str, limit: int | None = None) -> None:
+    """:func:`check_item`, raising :class:`DataError` naming the file: what decoders call first."""
+    reason = check_item(path, kind, limit)
+    if reason:
+        raise DataError(reason, file=path, fix="replace or remove the file (re-export it from the scanner or PACS)")
+
+
 # =========================================================================== array checks
 def check_array(array: Any, *, file: Any) -> None:
     """Refuse an image or volume that is empty, constant, or holds NaN/inf, naming ``file``.
@@ -182,6 +293,11 @@ def medmnist_label_names(path: str | Path, n_classes: int) -> list[str] | None:
 
 def npz_splits(path: str | Path) -> list[str]:
     """The splits a MedMNIST-style npz holds (those with both ``<split>_images`` and ``<split>_labels``)."""
+    if not zipfile.is_zipfile(str(path)):
+        # Checked first: numpy would answer "pickled data... load it unsafely", which is not advice to give.
+        raise DataError("not a complete npz file (an npz is a zip archive of .npy arrays: this is not one, or "
+                        "it is cut short)", file=path,
+                        fix="pass a MedMNIST-style .npz (numpy.savez), or check that the download is complete")
     try:
         with np.load(str(path), allow_pickle=False) as data:
             keys = set(data.files)
@@ -199,11 +315,35 @@ def _labels_1d(labels: np.ndarray, path: Path, key: str) -> np.ndarray:
             file=path, field=key, fix="use a single-label set: labels of shape (N,) or (N, 1)",
         )
     if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
-        raise DataError(f"labels must be integer class indices, got dtype {labels.dtype}", file=path, field=key)
+        raise DataError(f"labels must be integer class indices, got dtype {labels.dtype}", file=path, field=key,
+                        fix="store labels as integers 0..K-1 (numpy int64)")
     return labels.astype(np.int64)
 
 
-def read_npz(path: str | Path, split: str | None = None) -> Examples:
+def _npz_array_shape(path: Path, key: str) -> tuple[int, ...]:
+    """The shape of ``key`` in an npz, from the array's .npy header inside the zip (nothing decompressed)."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = reader(member)
+    return tuple(int(s) for s in shape)
+
+
+def _check_npz_item_size(path: Path, key: str, limit: int | None) -> None:
+    try:
+        shape = _npz_array_shape(path, key)
+    except Exception as err:  # noqa: BLE001 - a broken zip or .npy header: np.load reports it next
+        raise DataError(f"cannot read the array '{key}': {type(err).__name__}: {err}", file=path, field=key,
+                        fix="check that the npz is complete (re-download or re-save it)") from None
+    item = shape[1:]
+    count = int(np.prod(item, dtype=np.int64)) if item else 1
+    reason = too_large(count, max_voxels() if limit is None else limit, what="values per image", shape=item,
+                       key="max_voxels", env=VOXELS_ENV)
+    if reason:
+        raise DataError(f"each image {reason}", file=path, field=key, fix="use a smaller-resolution version")
+
+
+def read_npz(path: str | Path, split: str | None = None, *, limit: int | None = None) -> Examples:
     """Read one split of a MedMNIST-style npz; ``None`` means the training split.
 
     Each item is the image (``H x W``, ``H x W x 3``) or volume (``D x H x W``) as a numpy array.
@@ -225,17 +365,26 @@ def read_npz(path: str | Path, split: str | None = None) -> Examples:
             field=f"{split or 'train'}_images",
             fix="a MedMNIST-style npz has train_images/train_labels, val_*, test_* arrays",
         )
-    with np.load(str(path), allow_pickle=False) as data:
-        images = data[f"{split}_images"]
-        labels = _labels_1d(np.asarray(data[f"{split}_labels"]), path, f"{split}_labels")
-        all_labels = np.concatenate([_labels_1d(np.asarray(data[f"{s}_labels"]), path, f"{s}_labels")
-                                     for s in available])
+    _check_npz_item_size(path, f"{split}_images", limit)
+    try:
+        with np.load(str(path), allow_pickle=False) as data:
+            images = data[f"{split}_images"]
+            labels = _labels_1d(np.asarray(data[f"{split}_labels"]), path, f"{split}_labels")
+            all_labels = np.concatenate([_labels_1d(np.asarray(data[f"{s}_labels"]), path, f"{s}_labels")
+                                         for s in available])
+    except DataError:
+        raise
+    except Exception as err:  # noqa: BLE001 - zlib, zip and value errors all mean "cannot be read"
+        raise DataError(f"cannot read the arrays: {type(err).__name__}: {err}", file=path,
+                        fix="check that the npz is complete (re-download or re-save it)") from None
     if len(images) != len(labels):
-        raise DataError(f"{len(images)} images but {len(labels)} labels", file=path, field=f"{split}_images")
+        raise DataError(f"{len(images)} images but {len(labels)} labels", file=path, field=f"{split}_images",
+                        fix=f"save one label per image in {split}_labels")
     if images.ndim not in (3, 4):
         raise DataError(
             f"images have shape {images.shape}; expected (N, H, W), (N, H, W, 3) or (N, D, H, W)",
             file=path, field=f"{split}_images",
+            fix="save 2D images as (N, H, W) or (N, H, W, 3), volumes as (N, D, H, W)",
         )
     if images.dtype.kind == "f" and not np.isfinite(images).all():
         bad = np.flatnonzero(~np.isfinite(images.reshape(len(images), -1)).all(axis=1))
@@ -257,60 +406,48 @@ def read_npz(path: str | Path, split: str | None = None) -> Examples:
 
 # =========================================================================== CSV manifest
 def read_manifest(path: str | Path, options: dict[str, Any] | None = None) -> Examples:
-    """Read a CSV of image paths with labels; paths are relative to the CSV's folder.
+    """Read a CSV of image paths with labels; paths are relative to the CSV's folder and must stay in it.
 
     Columns: ``options["path_col"]`` / ``options["label_col"]`` (``--label-col``), else the first of the
-    usual names (``path``, ``image``, ``file``...; ``label``, ``class``, ``target``...). Rows whose file
-    does not exist are skipped and reported; a manifest where no file exists is an error.
+    usual names (``path``, ``image``, ``file``...; ``label``, ``class``, ``target``...). The rows are read
+    by :func:`transferkit.datasets.manifest.read_manifest_rows`, shared with the image reader: a file
+    that does not exist, an empty cell or a path outside the CSV's folder is an error naming the row
+    (options ``bad_rows=skip``, ``allow_outside=true``). Files whose header is unreadable, that hold no
+    pixel data, or that declare more voxels than the cap are skipped and reported.
 
     Example:
         >>> ex = read_manifest("scans/labels.csv")  # doctest: +SKIP
     """
     path = Path(path)
     options = options or {}
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"cannot read CSV: {err}", file=path, fix="save the manifest as UTF-8 CSV") from None
-    columns = list(rows[0].keys()) if rows else []
-    path_col = options.get("path_col") or next((c for c in PATH_COLUMNS if c in columns), "path")
-    label_col = options.get("label_col") or next((c for c in LABEL_COLUMNS if c in columns), "label")
-    for column, fix in ((path_col, "name the image column 'path'"), (label_col, "name it 'label' or pass --label-col NAME")):
-        if column not in columns:
-            raise DataError(
-                f"no '{column}' column (columns: {', '.join(c for c in columns if c) or 'none'})",
-                file=path, field=column, fix=fix,
-            )
+    manifest = read_manifest_rows(
+        path, path_col=options.get("path_col"), label_col=options.get("label_col"), path_guesses=PATH_COLUMNS,
+        label_guesses=LABEL_COLUMNS, allow_outside=option_bool(options.get("allow_outside", False),
+                                                               name="allow_outside", file=path),
+        bad_rows=str(options.get("bad_rows", "error")),
+    )
+    limit = max_voxels(options)
     items: list[str] = []
     labels: list[str] = []
-    skipped: list[Skipped] = []
-    for line, row in enumerate(rows, start=2):
-        raw, label = (row.get(path_col) or "").strip(), (row.get(label_col) or "").strip()
-        if not raw:
-            skipped.append(Skipped(f"{path}:{line}", "empty path"))
+    skipped = list(manifest.skipped)
+    for row in manifest.rows:
+        kind = item_kind(row.path)
+        reason = ("not a NIfTI, DICOM, PNG/JPEG or .npy file, nor a DICOM series folder" if kind is None
+                  else check_item(row.path, kind, limit))
+        if reason:
+            skipped.append(Skipped(str(row.path), f"line {row.line}: {reason}"))
             continue
-        if not label:
-            skipped.append(Skipped(f"{path}:{line}", f"empty label for {raw}"))
-            continue
-        file = (path.parent / raw) if not Path(raw).is_absolute() else Path(raw)
-        if not file.exists():
-            skipped.append(Skipped(str(file), f"listed on line {line} but not found"))
-            continue
-        if item_kind(file) is None:
-            skipped.append(Skipped(str(file), "not a NIfTI, DICOM, PNG/JPEG or .npy file, nor a DICOM series folder"))
-            continue
-        items.append(str(file))
-        labels.append(label)
+        items.append(str(row.path))
+        labels.append(row.label)
     if not items:
         first = f" (first problem: {skipped[0].item}: {skipped[0].reason})" if skipped else ""
-        raise DataError(f"no usable rows in the manifest{first}", file=path, field=path_col,
-                        fix="paths in the CSV are relative to the CSV's own folder")
+        raise DataError(f"no usable rows in the manifest{first}", file=path, field=manifest.path_col,
+                        fix="list NIfTI, DICOM, PNG/JPEG or .npy files that hold pixel data")
     return Examples(items=items, labels=labels, source=str(path), skipped=skipped, meta={"format": "csv"})
 
 
 # =========================================================================== class folders
-def _folder_items(folder: Path) -> tuple[list[str], list[Skipped]]:
+def _folder_items(folder: Path, limit: int | None = None) -> tuple[list[str], list[Skipped]]:
     items: list[str] = []
     skipped: list[Skipped] = []
     for entry in sorted(folder.iterdir()):
@@ -320,6 +457,10 @@ def _folder_items(folder: Path) -> tuple[list[str], list[Skipped]]:
         if kind is None:
             what = "folder holds no DICOM slices" if entry.is_dir() else "not a medical image file"
             skipped.append(Skipped(str(entry), what))
+            continue
+        reason = check_item(entry, kind, limit)
+        if reason:
+            skipped.append(Skipped(str(entry), reason))
             continue
         items.append(str(entry))
     return items, skipped
@@ -338,7 +479,7 @@ def folder_splits(path: str | Path) -> list[str]:
     return found if "train" in found else []
 
 
-def read_class_folders(path: str | Path, split: str | None = None) -> Examples:
+def read_class_folders(path: str | Path, split: str | None = None, *, limit: int | None = None) -> Examples:
     """Read ``path/<label>/<item>``: each item a file or a DICOM series folder (one volume).
 
     With ``train/``, ``val/``, ``test/`` sub-folders, ``split`` picks one (``None``: train).
@@ -365,12 +506,13 @@ def read_class_folders(path: str | Path, split: str | None = None) -> Examples:
     labels: list[str] = []
     skipped: list[Skipped] = []
     for class_dir in class_dirs:
-        found, bad = _folder_items(class_dir)
+        found, bad = _folder_items(class_dir, limit)
         items += found
         labels += [class_dir.name] * len(found)
         skipped += bad
     if not items:
-        raise DataError("no medical images found in the class folders", file=root,
+        first = f" ({len(skipped)} skipped, first: {skipped[0].item}: {skipped[0].reason})" if skipped else ""
+        raise DataError(f"no usable medical images in the class folders{first}", file=root,
                         fix="supported: .nii/.nii.gz, .dcm or DICOM series folders, .png/.jpg, .npy")
     return Examples(items=items, labels=labels, source=str(root), skipped=skipped,
                     meta={"format": "folder", "split": split})
@@ -403,8 +545,9 @@ def read_medical(path: str | Path, *, split: str | None = None, options: dict[st
     if not path.exists():
         raise DataError("no such file or folder", file=path, fix="check the --data path")
     name = _lower_name(path)
+    limit = max_voxels(options)
     if path.is_file() and name.endswith(".npz"):
-        return read_npz(path, split)
+        return read_npz(path, split, limit=limit)
     if path.is_file() and name.endswith((".csv", ".tsv")):
         if split not in (None, "train"):
             raise DataError(f"a CSV manifest holds one set, not a '{split}' split", file=path,
@@ -417,7 +560,7 @@ def read_medical(path: str | Path, *, split: str | None = None, options: dict[st
                 file=path,
                 fix="put series folders under <folder>/<label>/, or list them in a CSV manifest (path,label)",
             )
-        return read_class_folders(path, split)
+        return read_class_folders(path, split, limit=limit)
     if item_kind(path) is not None:
         raise DataError(
             "a single image carries no label",

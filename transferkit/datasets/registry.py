@@ -69,7 +69,8 @@ def dataset_path(name: str, *, verify: bool = False) -> Path:
         )
     if verify:
         for relative, expected in spec.files.items():
-            file = path.parent / relative if relative.startswith(spec.mirror_path) else path / relative
+            # A pinned path is relative to the dataset folder, or starts with the folder name itself.
+            file = path.parent / relative if relative.startswith(spec.mirror_path + "/") else path / relative
             if expected and sha256_of(file) != expected:
                 raise DataError("checksum mismatch", file=file, field="sha256",
                                 fix=f"re-download it from {spec.url}")

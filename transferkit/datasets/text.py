@@ -60,7 +60,8 @@ def _as_list(cols: Any) -> list[str] | None:
 
 
 def _is_index(ref: str) -> bool:
-    return ref.strip().isdigit()
+    # ASCII digits only: "²".isdigit() is True but int("²") fails.
+    return ref.strip().isascii() and ref.strip().isdigit()
 
 
 def detect_format(path: Path, sample: str) -> str:
@@ -86,12 +87,17 @@ def decode_file(path: Path, encoding: str = "utf-8") -> str:
 
     A UTF-8 byte-order mark is removed (Excel writes one), so that the first header name is clean.
     """
+    if not isinstance(encoding, str):
+        raise DataError(f"encoding must be a name such as 'utf-8', got {encoding!r}", file=path, field="encoding",
+                        fix="pass --read-option encoding=latin-1 (for example)")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError("file not found", file=path, fix="check the path") from None
     except IsADirectoryError:  # pragma: no cover - callers route folders elsewhere
         raise DataError("expected a file, got a folder", file=path) from None
+    except OSError as err:
+        raise DataError(f"cannot read the file: {err.strerror or err}", file=path, fix="check its permissions") from None
     try:
         text = raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
     except UnicodeDecodeError as err:
@@ -103,10 +109,15 @@ def decode_file(path: Path, encoding: str = "utf-8") -> str:
             fix="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`), or pass the "
             "file's encoding as a read option (encoding='latin-1')",
         ) from None
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name Python knows but cannot decode with ("rot13")
         raise DataError(f"unknown encoding '{encoding}'", file=path, field="encoding", fix="use e.g. utf-8 or latin-1") from None
     if not text.strip():
         raise DataError("the file is empty", file=path, fix="point at a file with a header and labelled rows")
+    if "\x00" in text:
+        # Text never holds NUL: this is a binary file, or UTF-16 without a byte-order mark.
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataError(f"NUL bytes at line {line}: a binary file, or UTF-16 text", file=path, field="encoding",
+                        fix="save the file as UTF-8 text, or pass its encoding as a read option (encoding='utf-16')")
     return text
 
 
@@ -139,6 +150,9 @@ def _json_records(text: str, fmt: str, path: Path) -> list[tuple[int, dict[str, 
         except json.JSONDecodeError as err:
             raise DataError(f"not valid JSON at line {err.lineno}: {err.msg}", file=path, field="json",
                             fix="write one object per line (JSONL) or a JSON array of objects") from None
+        except (ValueError, RecursionError) as err:  # a 5000-digit number, nesting deeper than Python's stack
+            raise DataError(f"JSON that cannot be read: {type(err).__name__}: {str(err)[:100]}", file=path,
+                            field="json", fix="write one object per line (JSONL) or a JSON array of objects") from None
         if not isinstance(data, list):
             raise DataError("a .json file must hold an array of objects", file=path, field="json",
                             fix='write [{"text": ..., "label": ...}, ...] or use JSONL')
@@ -153,6 +167,9 @@ def _json_records(text: str, fmt: str, path: Path) -> list[tuple[int, dict[str, 
             except json.JSONDecodeError as err:
                 raise DataError(f"line {number} is not valid JSON: {err.msg}", file=path, field=f"line {number}",
                                 fix="each line must be one JSON object") from None
+            except (ValueError, RecursionError) as err:  # a 5000-digit number, nesting deeper than the stack
+                raise DataError(f"line {number} cannot be read: {type(err).__name__}: {str(err)[:100]}", file=path,
+                                field=f"line {number}", fix="each line must be one JSON object") from None
         what = "line"
     for number, record in records:
         if not isinstance(record, dict):
@@ -250,6 +267,14 @@ def read_text_table(
         {'ham': 4827, 'spam': 747}
     """
     path = Path(path)
+    for name, value in (("join", join), ("format", format)):
+        if value is not None and not isinstance(value, str):
+            raise DataError(f"reader option {name}={value!r} must be text", file=path, field=name,
+                            fix=f"pass --read-option {name}=... as a string")
+    if header is not None and not isinstance(header, bool):
+        from transferkit.datasets.manifest import option_bool
+
+        header = option_bool(header, name="header", file=path)
     text = decode_file(path, encoding)
     fmt = (format or detect_format(path, text[:4096])).lower()
     texts_ref = _as_list(text_cols) or _as_list(text_col)

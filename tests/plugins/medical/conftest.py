@@ -8,14 +8,7 @@ import pytest
 def medical_registry():
     """The process-wide registry holding only the medical plugin (and nothing another test registered)."""
     import transferkit.plugins.medical as plugin
-    from transferkit.core import registry as reg
-    from transferkit.core import select
+    from transferkit.testing import isolated_registry
 
-    registry = reg.Registry.empty()
-    info = registry.add_plugin(plugin, name="medical")
-    assert info.status == "ok", info.error
-    reg.set_registry(registry)
-    select._DOMAINS.pop("medical", None)
-    yield registry
-    reg.set_registry(None)
-    select._DOMAINS.pop("medical", None)
+    with isolated_registry(medical=plugin) as registry:
+        yield registry

@@ -111,13 +111,11 @@ def test_nan_volume_in_training_data_stops_before_training_with_its_path(tmp_pat
 
 @pytest.mark.real_data
 @pytest.mark.real_weights
-def test_breastmnist_linear_probe_smoke(shared_data, medical_registry, tmp_path):
+def test_breastmnist_linear_probe_smoke(dataset_mirror, medical_registry, tmp_path):
     """The breast-ultrasound preset's path on the real data, small and fast: 64 px, 40 labels per class."""
     import transferkit as tk
 
-    path = shared_data / "breastmnist" / "breastmnist.npz"
-    if not path.is_file():
-        pytest.skip("breastmnist not in the mirror")
+    path = dataset_mirror("breastmnist", "breastmnist.npz") / "breastmnist.npz"
     preset = Preset(id="medical/bu-small", domain="medical", description="small", extends="medical/breast-ultrasound",
                     preprocess={"image_size": 64, "feature_scales": [64, 80]})
     run = tk.fit("medical", path, preset=preset, per_class=40, out=tmp_path / "bu")

@@ -123,7 +123,8 @@ NETWORK_DEF = {"_target_": "ResNet", "block": "basic", "layers": [1, 1, 1, 1], "
 @pytest.mark.parametrize("weights", ["model.pt", "model.ts"])
 def test_bundle_folder_gives_its_network_without_the_classifier(tmp_path, weights):
     folder, reference = _bundle(tmp_path, NETWORK_DEF, weights=weights)
-    backbone = BundleBackbone.from_folder(folder).eval()
+    # TorchScript is code: loaded only with the explicit opt-in (tests/core/test_safe_loading.py: refused without).
+    backbone = BundleBackbone.from_folder(folder, trust_torchscript=weights == "model.ts").eval()
     reference.fc = None  # what transfer removes
     x = torch.randn(1, 1, 16, 16, 16)
     with torch.no_grad():

@@ -6,7 +6,6 @@ packages are loaded with ``local_files_only``, so no test reaches the hub.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -56,18 +55,10 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def nlp_registry():
     """A registry holding only the nlp plugin, installed as the process-wide one for the test."""
     import transferkit.plugins.nlp as plugin
-    from transferkit.core import registry as reg_module
-    from transferkit.core import select as select_module
+    from transferkit.testing import isolated_registry
 
-    registry = reg_module.Registry.empty()
-    info = registry.add_plugin(plugin, name="nlp")
-    assert info.status == "ok", info.error
-    previous = reg_module._REGISTRY
-    reg_module.set_registry(registry)
-    select_module._DOMAINS.pop("nlp", None)
-    yield registry
-    reg_module.set_registry(previous)
-    select_module._DOMAINS.pop("nlp", None)
+    with isolated_registry(nlp=plugin) as registry:
+        yield registry
 
 
 @pytest.fixture()
@@ -80,10 +71,6 @@ def minilm() -> None:
 
 
 @pytest.fixture()
-def ag_news() -> Path:
-    """The mirror's AG News CSV (TRANSFERKIT_DATA_DIR, else ../shared/datasets), or skip."""
-    default = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
-    path = Path(os.environ.get("TRANSFERKIT_DATA_DIR", default)) / "ag-news" / "test.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (set TRANSFERKIT_DATA_DIR)")
-    return path
+def ag_news(dataset_mirror) -> Path:
+    """The mirror's AG News CSV (the official test split), found through the dataset registry."""
+    return dataset_mirror("ag-news", "test.csv") / "test.csv"

@@ -120,7 +120,9 @@ def test_remove_last_drops_top_layers_and_rebuilds(nlp_registry, tiny_bert, tmp_
     sel = tk.select("nlp", model=tiny_bert)
     model = tk.configure(sel, ["a", "b"], strategy="full", remove_last=1)
     assert [g.name for g in model.plan.groups] == ["embeddings", "encoder.layer.0"]
-    assert "encoder.layer.1" in model.plan.removed[-1] or "1 layer group" in model.plan.removed[-1]
+    # The removed group is named as in the plan's group list (not its container type, ModuleList).
+    assert model.plan.removed[-1] == "the last 1 layer group(s): encoder.layer.1"
+    assert "ModuleList" not in model.plan.render()
     sel.domain.save_backbone_files(sel.backbone, tmp_path)
     rebuilt = sel.domain.rebuild_backbone(json.loads(json.dumps(sel.backbone.config())), tmp_path)
     assert set(rebuilt.state_dict()) == set(sel.backbone.state_dict())

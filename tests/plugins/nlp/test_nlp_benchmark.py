@@ -56,3 +56,37 @@ def test_kept_epoch_says_when_fine_tuning_never_won(bench):
     assert bench.kept_epoch(history, plan) == "1 (head only)"
     history.append({"epoch": 5, "val_accuracy": 0.9})
     assert bench.kept_epoch(history, plan) == "5"
+
+
+def _cell(accs, **extra):
+    return {"seeds": [{"seed": s, "accuracy": a, "f1_macro": a - 0.01, "seconds": 60, "peak_rss_mib": 900, **extra}
+                      for s, a in enumerate(accs)]}
+
+
+def test_section_is_rendered_from_results_with_gaps_said(bench):
+    results = {
+        "meta": {"split_seed": 0, "n_test": 3800, "date": "2026-11-28", "machine": "x86_64", "sizes": ["32", "all"],
+                 "commands": ["python benchmarks/nlp_agnews.py --sizes 32"]},
+        "runs": {
+            "32": {"n_pool": 3800, "tfidf": _cell([0.68, 0.70, 0.72]), "frozen": _cell([0.83, 0.83, 0.83]),
+                   "fine-tuned": _cell([0.85, 0.86, 0.87], strategy="freeze-unfreeze", kept="6", auroc=0.96,
+                                       n_test=3800, val_accuracy=0.9)},
+            "all": {"n_pool": 3800, "fine-tuned": {"not_measured": "about 25 min a seed"}},
+        },
+    }
+    text = bench.render(results)
+    assert text.startswith(bench.SECTION + "\n")
+    row = next(line for line in text.splitlines() if line.startswith("| 32 |"))
+    assert "0.700 ± 0.020" in row and "**0.860 ± 0.010**" in row and "6; 6; 6" in row
+    assert "| all (950) | not measured [1] |" in text  # no TF-IDF cell was run for "all": said, not blank
+    assert "[1] not measured: not run." in text and "[2] not measured: about 25 min a seed." in text
+    all_row = next(line for line in text.splitlines() if line.startswith("| all (950) |"))
+    assert "**" not in all_row  # nothing to compare: no cell is marked best
+    # The acceptance figure is the table's fine-tuned cell at 32, not a separately typed number.
+    assert "held-out test accuracy **0.860 ± 0.010**" in text
+    assert "validation accuracy (used for selection" in text
+
+
+def test_fine_tuned_cell_is_the_plain_acceptance_command_at_32(bench):
+    assert bench.strategy_for("32") is None and bench.strategy_for("all") is None
+    assert bench.strategy_for("8") == "freeze-unfreeze"

@@ -39,7 +39,7 @@ def test_domain_spec_models_and_datasets(nlp_registry):
     assert models["nlp/biomedbert-base-uncased"].location.startswith("microsoft/BiomedNLP-BiomedBERT")
     datasets = nlp_registry.datasets
     assert datasets["ag-news"].files["test.csv"].startswith("1b1b6c5f")
-    assert datasets["sms-spam"].files["SMSSpamCollection"].startswith("7d039a24")
+    assert "sms-spam" not in datasets  # registered by the spam plugin
     assert all(d.url.startswith("https://") and d.citation and d.license for d in datasets.values())
 
 
@@ -163,12 +163,3 @@ def test_dry_run_plan_on_few_labels_is_a_linear_probe(nlp_registry, tiny_bert, t
     path.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(10)))
     plan = tk.fit("nlp", path, model=tiny_bert, dry_run=True)
     assert plan.strategy == "linear-probe" and [g.name for g in plan.groups][0] == "embeddings"
-
-
-@pytest.mark.real_data
-@pytest.mark.parametrize("name", ["ag-news", "sms-spam", "enron-spam"])
-def test_registered_datasets_match_the_mirror_checksums(nlp_registry, ag_news, name, monkeypatch):
-    from transferkit.datasets.registry import dataset_path
-
-    monkeypatch.setenv("TRANSFERKIT_DATA_DIR", str(ag_news.parents[1]))  # the mirror the fixture found
-    assert dataset_path(name, verify=True).is_dir()

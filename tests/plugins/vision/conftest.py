@@ -1,20 +1,13 @@
 """Fixtures for the vision plugin tests: small images generated with PIL, tiny models, the domain object."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[3]
 COLOURS = {"ants": (200, 60, 40), "bees": (40, 90, 210), "wasps": (230, 210, 40)}
-
-
-def vision_data_dir() -> Path:
-    """The dataset mirror: TRANSFERKIT_DATA_DIR, else ../shared/datasets beside the repository."""
-    return Path(os.environ.get("TRANSFERKIT_DATA_DIR", ROOT.parent / "shared" / "datasets"))
 
 
 def make_image(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (40, 30), seed: int = 0,
@@ -59,24 +52,15 @@ def vision_domain():
 def vision_registry():
     """A registry holding only the vision plugin, installed as the process-wide one for the test."""
     import transferkit.plugins.vision as plugin
-    from transferkit.core import registry as reg
-    from transferkit.core import select
+    from transferkit.testing import isolated_registry
 
-    registry = reg.Registry.empty()
-    registry.add_plugin(plugin, name="vision")
-    reg.set_registry(registry)
-    select._DOMAINS.pop("vision", None)
-    yield registry
-    reg.set_registry(None)
-    select._DOMAINS.pop("vision", None)
+    with isolated_registry(vision=plugin) as registry:
+        yield registry
 
 
 @pytest.fixture
-def hymenoptera() -> Path:
-    path = vision_data_dir() / "hymenoptera"
-    if not (path / "train").is_dir():
-        pytest.skip(f"hymenoptera not found under {vision_data_dir()} (set TRANSFERKIT_DATA_DIR)")
-    return path
+def hymenoptera(dataset_mirror) -> Path:
+    return dataset_mirror("hymenoptera", "train")
 
 
 def preset(**tables):

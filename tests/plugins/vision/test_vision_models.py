@@ -35,6 +35,9 @@ def rebuild(domain, backbone, folder: Path):
     domain.save_backbone_files(backbone, folder)
     config = json.loads(json.dumps(backbone.config()))  # it goes through transferkit.json
     rebuilt = domain.rebuild_backbone(config, folder)
+    assert rebuilt.lora is None  # adapters are the core's to re-apply (from the plan), never the domain's
+    if backbone.lora:
+        rebuilt.apply_lora(backbone.lora["r"], backbone.lora["alpha"], backbone.lora["dropout"])
     assert_same_architecture(backbone, rebuilt)
     rebuilt.load_state_dict(backbone.state_dict())
     return rebuilt
@@ -89,13 +92,15 @@ def test_frozen_blocks_have_no_stochastic_depth(effnet):
     # as TransferModel does): otherwise the feature cache and the training loop would disagree.
     for p in effnet.parameters():
         p.requires_grad = False
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = effnet.eval()(x)  # the features the cache stores
     effnet.train()
     for m in effnet.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.eval()
-    x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(effnet(x), effnet(x))
+        torch.testing.assert_close(effnet(x), expected)  # train mode (frozen) against eval mode
     for p in effnet.parameters():
         p.requires_grad = True
     effnet.eval()

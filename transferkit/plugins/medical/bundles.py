@@ -11,11 +11,13 @@ Bundle configs are a small language: ``"$..."`` strings are Python expressions a
 any importable callable. Running them would run code from a downloaded folder, so the network definition
 is read here with a restricted resolver: ``_target_`` must be a network of ``monai.networks.nets``,
 ``@id`` references are followed, and any expression is refused with a message. Weights are loaded with
-``torch.load(weights_only=True)`` (or safetensors), never unpickled.
+``torch.load(weights_only=True)`` (or safetensors), never unpickled. A TorchScript ``model.ts`` is a program,
+so it is refused unless the user opts in (``TRANSFERKIT_TRUST_TORCHSCRIPT=1`` or ``trust_torchscript=True``).
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from transferkit.plugins.medical.models import GenericBackbone, read_state_dict,
 CONFIG_NAMES = ("inference", "train", "evaluate")
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 WEIGHT_NAMES = ("model.safetensors", "model.pt", "model.pth", "model.ts")
+TRUST_ENV = "TRANSFERKIT_TRUST_TORCHSCRIPT"  # the explicit opt-in for TorchScript (model.ts) bundles
 
 
 def is_bundle(folder: str | Path) -> bool:
@@ -151,13 +154,26 @@ def _input_spec(folder: Path, network_def: dict[str, Any]) -> tuple[int, int, li
     return int(dims or 2), int(channels or 1), size
 
 
-def _load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], Path]:
+def trust_torchscript_default() -> bool:
+    """Whether ``TRANSFERKIT_TRUST_TORCHSCRIPT`` allows TorchScript bundles (``1``, ``true`` or ``yes``)."""
+    return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _load_weights(folder: Path, trust_torchscript: bool) -> tuple[dict[str, torch.Tensor], Path]:
     for name in WEIGHT_NAMES:
         path = folder / "models" / name
         if not path.is_file():
             continue
         if name == "model.ts":
-            # TorchScript holds a compiled graph, not pickled Python: only its tensors are taken here.
+            # TorchScript is a program: torch.jit.load runs what the file says (PyTorch's security policy
+            # treats it like untrusted code). Only an explicit decision of the user allows it.
+            if not trust_torchscript:
+                raise UsageError(
+                    "the bundle's only weights are TorchScript, which is code and is not loaded by default",
+                    file=path,
+                    fix=f"use a bundle with models/model.pt or model.safetensors, or, if you trust its source, set "
+                    f"{TRUST_ENV}=1 (Python: BundleBackbone.from_folder(folder, trust_torchscript=True))",
+                )
             module = torch.jit.load(str(path), map_location="cpu")
             return dict(module.state_dict()), path
         return read_state_dict(path), path
@@ -179,7 +195,12 @@ class BundleBackbone(GenericBackbone):
         self.bundle = dict(bundle or {})
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "BundleBackbone":
+    def from_folder(cls, folder: str | Path, *, trust_torchscript: bool | None = None) -> "BundleBackbone":
+        """Build the bundle's network and load its weights.
+
+        ``trust_torchscript``: allow a bundle whose only weights are ``models/model.ts`` (TorchScript runs
+        code). ``None`` reads ``TRANSFERKIT_TRUST_TORCHSCRIPT``; the default refuses it.
+        """
         folder = Path(folder)
         if not is_bundle(folder):
             raise UsageError("not a MONAI bundle folder", file=folder,
@@ -192,7 +213,8 @@ class BundleBackbone(GenericBackbone):
         if meta_path.is_file():
             metadata = _read_config_file(meta_path)
             meta.update({k: metadata[k] for k in ("name", "version") if k in metadata})
-        state, weights = _load_weights(folder)
+        trust = trust_torchscript_default() if trust_torchscript is None else trust_torchscript
+        state, weights = _load_weights(folder, trust)
         state = strip_prefixes(state, ("module.", "model.", "network."))
         backbone = cls(network_def, dims, channels, size, meta)
         own = backbone.net.state_dict()

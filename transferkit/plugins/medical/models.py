@@ -198,7 +198,7 @@ class MonaiBackbone(Backbone):
     Example:
         >>> bb = MonaiBackbone("resnet", spatial_dims=3, in_channels=1,
         ...                    options={"block": "basic", "layers": [1, 1, 1, 1], "block_inplanes": [4, 8, 16, 32]})
-        >>> bb(torch.zeros(1, 1, 16, 16, 16)).shape, [g._tk_name for g in bb.layer_groups()][:2]
+        >>> bb.eval()(torch.zeros(1, 1, 16, 16, 16)).shape, [g._tk_name for g in bb.layer_groups()][:2]
         (torch.Size([1, 32]), ['stem', 'layer1'])
     """
 

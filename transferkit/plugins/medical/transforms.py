@@ -52,7 +52,7 @@ from monai.transforms import (
 )
 from torch.utils.data import Dataset
 
-from transferkit.datasets.medical import check_array, item_kind
+from transferkit.datasets.medical import check_array, item_kind, require_item
 from transferkit.errors import DataError, TransferkitError
 from transferkit.plugins.medical.settings import AugmentSettings, PreprocessSettings
 
@@ -134,6 +134,9 @@ class LoadMedicald(MapTransform):
             raise DataError("not a NIfTI, DICOM, PNG/JPEG or .npy file, nor a DICOM series folder", file=path)
         # The reader is called directly rather than through LoadImage, which on failure retries every
         # registered reader and reports all of their tracebacks: here the one that matters is kept.
+        # The header first: a cut or wrong header, no pixel data, or a declared size over the voxel cap is
+        # refused before the reader allocates anything (one hostile file must not exhaust memory).
+        require_item(path, kind)
         reader = _reader_for(kind)
         try:
             array, meta = reader.get_data(reader.read(str(path)))
@@ -444,6 +447,12 @@ class MedicalDataset(Dataset):
         return len(self.data)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        transform = getattr(self.data, "transform", None)
+        if hasattr(transform, "set_random_state"):
+            # MONAI's random transforms keep generators of their own, seeded from the OS; drawing their seed
+            # from NumPy's global generator, which transferkit seeds per item and epoch (core/seeding.py),
+            # makes the augmentation follow --seed.
+            transform.set_random_state(seed=int(np.random.randint(0, 2**31 - 1)))
         try:
             record = self.data[index]
         except Exception as err:  # noqa: BLE001

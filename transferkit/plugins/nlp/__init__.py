@@ -62,31 +62,4 @@ def register_datasets(register: Any) -> None:
             mirror_path="ag-news",
         )
     )
-    register(
-        DatasetSpec(
-            name="sms-spam",
-            domain="nlp",
-            description="UCI SMS Spam Collection v.1: 5,574 SMS (4,827 ham, 747 spam), TSV 'label<TAB>text' "
-            "without a header, UTF-8",
-            url="https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip",
-            files={"SMSSpamCollection": "7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d"},
-            license="CC BY 4.0 (UCI Machine Learning Repository)",
-            citation="Tiago A. Almeida, José María Gómez Hidalgo, Akebo Yamakami. Contributions to the Study of "
-            "SMS Spam Filtering: New Collection and Results. ACM DocEng 2011.",
-            mirror_path="sms-spam",
-        )
-    )
-    register(
-        DatasetSpec(
-            name="enron-spam",
-            domain="nlp",
-            description="Enron-Spam, mailbox 1 (farmer-d): 5,172 e-mails (3,672 ham, 1,500 spam), one per file "
-            "in ham/ and spam/, latin-1 (read with encoding='latin-1')",
-            url="https://www2.aueb.gr/users/ion/data/enron-spam/preprocessed/enron1.tar.gz",
-            files={},
-            license="research use (see the Enron-Spam corpus page)",
-            citation="Vangelis Metsis, Ion Androutsopoulos, Georgios Paliouras. Spam Filtering with Naive Bayes - "
-            "Which Naive Bayes? CEAS 2006.",
-            mirror_path="enron-spam",
-        )
-    )
+    # The SMS Spam Collection and Enron-Spam are registered by the spam plugin (domain "spam").

@@ -3,27 +3,26 @@
 Layer groups are the embeddings and each encoder layer (plus a final norm where a model has one), so
 freezing, gradual unfreezing and layer-wise learning-rate decay work per transformer layer. The
 pretrained pooler (BERT's next-sentence-prediction dense+tanh) is removed: pooling is CLS or mean over
-the last hidden states, and the head transferkit adds does the rest. LoRA adapters come from peft,
-injected in place so that the state-dict keys are the same every time they are applied.
+the last hidden states, and the head transferkit adds does the rest. The pooler rule, LoRA targets and
+rebuilding are shared with vision's image models (:mod:`transferkit.core.hf_backbone`); the core applies
+LoRA adapters (:mod:`transferkit.core.lora`).
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from transferkit.core.backbone import Backbone, layer_group
-from transferkit.errors import MissingDependencyError, UsageError
+from transferkit.core.backbone import layer_group
+from transferkit.core.hf_backbone import HFBackbone, drop_pooler
+from transferkit.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 POOLINGS = ("cls", "mean", "max")
 
-# Module names of attention projections that LoRA adapts when peft has no mapping for a model type.
-_LORA_FALLBACK = ("query", "value", "q_proj", "v_proj", "q_lin", "v_lin", "query_proj", "value_proj", "q", "v")
 # Top-level modules outside the encoder layers that sit *above* them (a final norm, a pooler).
 _TOP_NAMES = ("final", "ln_f", "norm_out", "pooler")
 
@@ -58,7 +57,7 @@ def _encoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
     return best
 
 
-class TextBackbone(Backbone):
+class TextBackbone(HFBackbone):
     """A transformer encoder with its tokenizer, pooled to one feature vector per text.
 
     Args:
@@ -86,15 +85,13 @@ class TextBackbone(Backbone):
         super().__init__()
         if pooling not in POOLINGS:
             raise UsageError(f"unknown pooling '{pooling}'", field="head.pooling", fix=f"use one of {POOLINGS}")
-        if getattr(model, "pooler", None) is not None:
-            model.pooler = None  # unused by CLS/mean pooling; keeping it would leave weights with no gradient
+        drop_pooler(model, only_if_dense=False)  # unused by CLS/mean pooling: weights with no gradient
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.model_limit = model_limit or model_token_limit(model, tokenizer)
         self.max_length = min(max_length or self.model_limit, self.model_limit)
         self.feature_dim = int(model.config.hidden_size)
-        self.lora: dict[str, Any] | None = None
         # from_pretrained returns the encoder in eval mode; a backbone starts in training mode like any
         # new module, and train() then puts the layers that stay frozen back into inference mode.
         self.model.train()
@@ -161,36 +158,12 @@ class TextBackbone(Backbone):
         """What :meth:`NLPDomain.rebuild_backbone` needs: the encoder config, pooling and token limits."""
         return {
             "architecture": "hf-auto-model",
-            "hf_config": json.loads(self.model.config.to_json_string(use_diff=False)),
+            "hf_config": self.hf_config(),
             "pooling": self.pooling,
             "max_length": self.max_length,
             "model_limit": self.model_limit,
             "tokenizer": "tokenizer",
         }
-
-    # ------------------------------------------------------------------ LoRA
-    def apply_lora(self, r: int, alpha: int, dropout: float) -> None:
-        """Inject LoRA adapters into the attention projections (peft), in place.
-
-        ``inject_adapter_in_model`` adds ``lora_A``/``lora_B`` next to each targeted ``nn.Linear``
-        without wrapping the model, so applying it again to a rebuilt model gives the same keys.
-        """
-        try:
-            from peft import LoraConfig, inject_adapter_in_model
-        except ImportError:
-            raise MissingDependencyError(
-                "the 'lora' strategy needs the peft package, which is not installed",
-                fix="pip install 'transferkit[lora]'",
-            ) from None
-        if self.lora is not None:
-            raise UsageError("LoRA adapters are already applied to this backbone")
-        targets = lora_targets(self.model)
-        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
-        inject_adapter_in_model(config, self.model)
-        self.lora = {"r": r, "alpha": alpha, "dropout": dropout, "targets": targets}
-
-    def lora_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.model.named_parameters() if "lora_" in name]
 
 
 def _ancestors(root: nn.Module, name: str) -> list[nn.Module]:
@@ -200,25 +173,6 @@ def _ancestors(root: nn.Module, name: str) -> list[nn.Module]:
     for end in range(1, len(parts) + 1):
         found.append(root.get_submodule(".".join(parts[:end])))
     return found
-
-
-def lora_targets(model: nn.Module) -> list[str]:
-    """Module names LoRA adapts: peft's table for the model type, else the attention query/value layers."""
-    model_type = getattr(getattr(model, "config", None), "model_type", "")
-    try:
-        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as mapping
-    except ImportError:  # pragma: no cover - older peft
-        mapping = {}
-    if model_type in mapping:
-        return list(mapping[model_type])
-    present = {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)}
-    targets = [name for name in _LORA_FALLBACK if name in present]
-    if not targets:
-        raise UsageError(
-            f"no attention projections found for LoRA in a '{model_type}' model",
-            fix="choose another strategy (freeze-unfreeze, full...)",
-        )
-    return targets
 
 
 def model_token_limit(model: nn.Module, tokenizer: Any) -> int:

@@ -32,19 +32,11 @@ _POOLING_ALIASES = {"avg": "mean", "mean": "mean", "cls": "cls", "max": "max"}
 
 @contextlib.contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load report and progress bar; transferkit reports what matters itself."""
-    from transformers.utils import logging as hf_logging
+    """The core's :func:`~transferkit.core.hf_backbone.quiet_transformers`, imported when used (it needs torch)."""
+    from transferkit.core.hf_backbone import quiet_transformers
 
-    level = hf_logging.get_verbosity()
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
+    with quiet_transformers():
         yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bar:
-            hf_logging.enable_progress_bar()
 
 
 def package_folder(source: ModelSource) -> Path:
@@ -255,20 +247,23 @@ class NLPDomain(Domain):
 
     def rebuild_backbone(self, config: dict[str, Any], folder: Path) -> "TextBackbone":
         """The encoder architecture from the artifact's config (random weights, filled by the core)."""
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
+        from transferkit.core.hf_backbone import model_from_config
         from transferkit.plugins.nlp.backbone import TextBackbone
 
         hf_config = dict(config["hf_config"])
         if hf_config.get("auto_map"):
             raise UsageError("the artifact's encoder needs remote code, which transferkit never runs", file=folder)
-        tokenizer_dir = Path(folder) / config.get("tokenizer", TOKENIZER_DIR)
+        from transferkit.core.safe_load import inside
+
+        tokenizer_dir = inside(folder, config.get("tokenizer", TOKENIZER_DIR), field="backbone.tokenizer")
         if not tokenizer_dir.is_dir():
             from transferkit.errors import ArtifactError
 
             raise ArtifactError("the tokenizer files are missing", file=tokenizer_dir, fix="re-train or restore the folder")
         with _quiet_transformers():
-            model = AutoModel.from_config(AutoConfig.for_model(**hf_config))
+            model = model_from_config(hf_config, where=folder)
             tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True, trust_remote_code=False)
         return TextBackbone(
             model, tokenizer, pooling=config["pooling"], max_length=config["max_length"], model_limit=config["model_limit"]

@@ -140,6 +140,9 @@ class VisionDomain(Domain):
 
             config_dir = Path(folder) / BACKBONE_DIR
             if (config_dir / "config.json").is_file():
+                from transferkit.core.safe_load import inside
+
+                inside(folder, f"{BACKBONE_DIR}/config.json", field="backbone")  # no link out of the model folder
                 hf_config = AutoConfig.from_pretrained(str(config_dir), trust_remote_code=False)
             else:  # an artifact written without the file: the config is embedded in transferkit.json too
                 data = dict(config["hf_config"])
@@ -151,7 +154,6 @@ class VisionDomain(Domain):
                 normalization=Normalization.from_dict(config["normalization"]) if "normalization" in config else None,
                 remove_last=int(config.get("remove_last", 0)),
                 drop_pooler=config.get("drop_pooler"),
-                lora=config.get("lora"),
             )
         raise ArtifactError(
             f"unknown vision backbone type {kind!r} in the saved model",

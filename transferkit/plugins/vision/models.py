@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from transferkit.core.backbone import Backbone, layer_group
-from transferkit.errors import MissingDependencyError, UsageError
+from transferkit.core.hf_backbone import HFBackbone, model_from_config, quiet_transformers
+from transferkit.core.hf_backbone import drop_pooler as _drop_pooler
+from transferkit.errors import UsageError
 from transferkit.plugins.vision.preprocess import Normalization
 
 
@@ -180,9 +182,7 @@ class EfficientNetLiteBackbone(Backbone):
 
 
 # =========================================================================== Hugging Face image models
-# Attention projections that get low-rank adapters: ViT/DeiT/DINOv2/Swin name them query/value,
-# CLIP-style vision towers q_proj/v_proj. Query and value only, as in the LoRA paper.
-_LORA_TARGETS = {"query", "value", "q_proj", "v_proj"}
+# The pooler, LoRA targets, logging and rebuilding are shared with nlp (transferkit.core.hf_backbone).
 _EMBEDDING_ATTRS = ("embeddings", "embedder", "patch_embed", "stem")
 _BLOCK_PATHS = ("encoder.layer", "encoder.layers", "encoder.stages", "encoder.block", "stages", "layers", "blocks")
 
@@ -199,7 +199,7 @@ def _has_params(module: nn.Module | None) -> bool:
     return module is not None and any(True for _ in module.parameters())
 
 
-class HFImageBackbone(Backbone):
+class HFImageBackbone(HFBackbone):
     """A transformers ``AutoModel`` image model (ResNet, ConvNeXt, ViT, DeiT, Swin...), without its classifier.
 
     Pooling (``pooling``): ``auto`` uses the model's own parameter-free pooled output (ResNet's average
@@ -209,9 +209,9 @@ class HFImageBackbone(Backbone):
     ``max`` force a choice. Layer groups: ``embeddings``, each encoder stage or layer, ``final`` (norms).
 
     Example:
-        >>> from transformers import ResNetConfig, AutoModel  # doctest: +SKIP
-        >>> config = ResNetConfig(hidden_sizes=[8, 16], depths=[1, 1])  # doctest: +SKIP
-        >>> HFImageBackbone(AutoModel.from_config(config)).feature_dim  # doctest: +SKIP
+        >>> from transformers import ResNetConfig, AutoModel
+        >>> config = ResNetConfig(hidden_sizes=[8, 16], depths=[1, 1])
+        >>> HFImageBackbone(AutoModel.from_config(config)).feature_dim
         16
     """
 
@@ -222,15 +222,13 @@ class HFImageBackbone(Backbone):
         super().__init__()
         self.model = model
         self.normalization = normalization or Normalization.imagenet()
-        pooler = getattr(model, "pooler", None)
-        if drop_pooler is None:
-            drop_pooler = pooler is not None and any(isinstance(m, nn.Linear) for m in pooler.modules())
-        if drop_pooler and pooler is not None:
-            model.pooler = None
+        if drop_pooler is None:  # a dense pooler (ViT) goes; a parameter-free one (ResNet's average) stays
+            drop_pooler = _drop_pooler(model, only_if_dense=True)
+        elif drop_pooler:
+            _drop_pooler(model, only_if_dense=False)
         self.drop_pooler = bool(drop_pooler)
         self.pooling = pooling
         self.remove_last = 0
-        self.lora: dict[str, Any] | None = None
         size = getattr(model.config, "image_size", None)
         if isinstance(size, (list, tuple)):
             size = size[0]
@@ -336,43 +334,14 @@ class HFImageBackbone(Backbone):
             return hidden.amax(dim=dims)
         raise UsageError(f"unknown pooling {mode!r}", field="head.pooling", fix="use auto, cls, mean, avg or max")
 
-    # ------------------------------------------------------------------ lora
-    def apply_lora(self, r: int, alpha: int, dropout: float) -> None:
-        """Inject low-rank adapters (peft) into the attention query/value projections of a ViT-like model.
-
-        The adapters sit inside the encoder blocks, so they fall into the blocks' layer groups; the core
-        trains :meth:`lora_parameters` and keeps everything else frozen.
-        """
-        try:
-            from peft import LoraConfig, inject_adapter_in_model
-        except ImportError:
-            raise MissingDependencyError("the 'lora' strategy needs peft, which is not installed",
-                                         fix="pip install 'transferkit[lora]'") from None
-        targets = sorted({name.rsplit(".", 1)[-1] for name, m in self.model.named_modules()
-                          if isinstance(m, nn.Linear) and name.rsplit(".", 1)[-1] in _LORA_TARGETS})
-        if not targets:
-            raise UsageError(
-                f"the 'lora' strategy needs attention layers; this {self.model.config.model_type} model has none",
-                field="strategy",
-                fix="use a transformer (e.g. vision/vit-base-patch16.in21k), or another strategy: linear-probe, "
-                "freeze, freeze-unfreeze, gradual or full",
-            )
-        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets)
-        self.model = inject_adapter_in_model(config, self.model)
-        self.lora = {"r": r, "alpha": alpha, "dropout": dropout}
-
-    def lora_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.model.named_parameters() if "lora_" in name]
-
     def config(self) -> dict[str, Any]:
         return {
             "type": "hf",
             "model_type": self.model.config.model_type,
-            "hf_config": self.model.config.to_dict(),
+            "hf_config": self.hf_config(),
             "pooling": self.pooling,
             "drop_pooler": self.drop_pooler,
             "remove_last": self.remove_last,
-            "lora": self.lora,
             "normalization": self.normalization.as_dict(),
         }
 
@@ -415,20 +384,12 @@ def load_hf_backbone(location: str, *, pooling: str = "auto", hub: bool = False)
         >>> bb = load_hf_backbone("models/my-resnet")  # doctest: +SKIP
     """
     from transformers import AutoConfig, AutoModel
-    from transformers.utils import logging as hf_logging
 
     where = f"the Hugging Face hub model '{location}'" if hub else "the model folder"
     try:
         AutoConfig.from_pretrained(location, trust_remote_code=False)
-        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-        hf_logging.set_verbosity_error()  # "weights of the classifier were not used" is what we want here
-        hf_logging.disable_progress_bar()
-        try:
+        with quiet_transformers():  # "weights of the classifier were not used" is what we want here
             model = AutoModel.from_pretrained(location, trust_remote_code=False)
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            if bars:
-                hf_logging.enable_progress_bar()
     except OSError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if hub:
@@ -449,25 +410,21 @@ def load_hf_backbone(location: str, *, pooling: str = "auto", hub: bool = False)
 
 
 def build_hf_backbone(hf_config: Any, *, pooling: str = "auto", normalization: Normalization | None = None,
-                      remove_last: int = 0, drop_pooler: bool | None = None,
-                      lora: dict[str, Any] | None = None) -> HFImageBackbone:
+                      remove_last: int = 0, drop_pooler: bool | None = None) -> HFImageBackbone:
     """The architecture of ``hf_config`` with random weights (``AutoModel.from_config``): no download.
 
+    LoRA adapters are not added here: the core re-applies them from the artifact's plan.
+
     Example:
-        >>> from transformers import ResNetConfig  # doctest: +SKIP
-        >>> config = ResNetConfig(hidden_sizes=[8, 16], depths=[1, 1], embedding_size=8)  # doctest: +SKIP
-        >>> build_hf_backbone(config).feature_dim  # doctest: +SKIP
+        >>> from transformers import ResNetConfig
+        >>> config = ResNetConfig(hidden_sizes=[8, 16], depths=[1, 1], embedding_size=8)
+        >>> build_hf_backbone(config).feature_dim
         16
     """
-    from transformers import AutoModel
-
-    model = AutoModel.from_config(hf_config, trust_remote_code=False)
+    model = model_from_config(hf_config)
     _refuse_non_image(model, getattr(hf_config, "model_type", "config"))
-    backbone = HFImageBackbone(model, pooling=pooling, normalization=normalization, remove_last=remove_last,
-                               drop_pooler=drop_pooler)
-    if lora:
-        backbone.apply_lora(int(lora["r"]), int(lora["alpha"]), float(lora["dropout"]))
-    return backbone
+    return HFImageBackbone(model, pooling=pooling, normalization=normalization, remove_last=remove_last,
+                           drop_pooler=drop_pooler)
 
 
 class _OwnParams(nn.Module):

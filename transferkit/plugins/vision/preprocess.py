@@ -160,9 +160,12 @@ def load_image(item: Any, *, draft_size: int | None = None, grayscale: bool = Fa
                 array = array * 255.0
             array = np.clip(array, 0, 255).astype(np.uint8)
         return to_rgb(Image.fromarray(array), grayscale=grayscale)
+    from transferkit.datasets.images import open_image
+
     path = Path(item)
     try:
-        with Image.open(path) as image:
+        # open_image checks the declared size against the pixel cap before anything is decoded.
+        with open_image(path) as image:
             if draft_size and image.format == "JPEG":
                 image.draft("RGB", (draft_size, draft_size))
             image.load()
@@ -317,9 +320,9 @@ def fit_square(image: Image.Image, settings: PreprocessSettings, fill: tuple[int
     """Make the deterministic ``resolution`` x ``resolution`` view of ``image`` that ``resize_mode`` asks for.
 
     Example:
-        >>> s = PreprocessSettings.parse({"resolution": 8, "resize_mode": "pad"})
-        >>> fit_square(Image.new("RGB", (16, 8)), s, (0, 0, 0)).size
-        (8, 8)
+        >>> s = PreprocessSettings.parse({"resolution": 16, "resize_mode": "pad"})
+        >>> fit_square(Image.new("RGB", (32, 16)), s, (0, 0, 0)).size
+        (16, 16)
     """
     resample = _RESAMPLE[settings.interpolation]
     side = settings.resolution

@@ -1,0 +1,128 @@
+"""--out is checked before any work, and transferkit never writes among, replaces or deletes a user's files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import toy_plugin
+
+from transferkit.cli import main
+from transferkit.core.outputs import check_out, prepare_out
+from transferkit.errors import UsageError
+
+
+def run_cli(args, capsys):
+    code = 0
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def data(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return toy_plugin.write_blobs(folder / "train.npz", toy_plugin.make_blobs(15, seed=5))
+
+
+def train_args(data, out, *extra):
+    return ["train", "--domain", "toy", "--data", data, "--strategy", "linear-probe", "--out", out, *extra]
+
+
+def test_case_1_a_folder_of_the_users_files_is_refused_and_survives(toy_registry, tmp_path, data, capsys):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "thesis.tex").write_text("x")
+    code, _, err = run_cli(train_args(data, notes), capsys)
+    assert code == 2
+    assert str(notes) in err and "holds no transferkit model or run" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in notes.iterdir()) == ["thesis.tex"] and (notes / "thesis.tex").read_text() == "x"
+
+
+@pytest.mark.parametrize("name", [".", "..", ""])
+def test_current_folder_parent_and_empty_name_are_refused(toy_registry, tmp_path, data, capsys, monkeypatch, name):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, _, err = run_cli(train_args(data, name), capsys)
+    assert code == 2 and "fix:" in err
+    assert list(work.iterdir()) == []
+
+
+def test_a_file_is_refused(toy_registry, tmp_path, data, capsys):
+    target = tmp_path / "model.bin"
+    target.write_text("keep")
+    code, _, err = run_cli(train_args(data, target), capsys)
+    assert code == 2 and "is a file" in err and target.read_text() == "keep"
+
+
+def test_data_folder_and_folders_around_it_are_refused(toy_registry, tmp_path, data, capsys):
+    for out in (data.parent, tmp_path):  # the folder of the data, and one above it
+        code, _, err = run_cli(train_args(data, out), capsys)
+        assert code == 2 and "input" in err, out
+    assert sorted(p.name for p in data.parent.iterdir()) == ["train.npz"]
+    # A model inside a data *folder* would become part of the data (an image folder gains a "class").
+    with pytest.raises(UsageError, match="inside the input folder"):
+        check_out(data.parent / "m", inputs=[data.parent])
+
+
+def test_the_check_comes_before_the_data_are_read(toy_registry, tmp_path, capsys):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("x")
+    code, _, err = run_cli(train_args(tmp_path / "missing.npz", notes), capsys)
+    assert code == 2 and "notes" in err and "missing.npz" not in err
+
+
+def test_resume_with_nothing_to_resume_is_one_line_naming_the_folder(toy_registry, tmp_path, data, capsys):
+    out = tmp_path / "new-model"
+    code, _, err = run_cli(train_args(data, out, "--resume"), capsys)
+    assert code == 2 and str(out) in err and "--resume" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_retraining_into_a_model_folder_keeps_the_users_extra_files(toy_registry, tmp_path, data, capsys):
+    out = tmp_path / "m"
+    assert run_cli(train_args(data, out), capsys)[0] == 0
+    (out / "my-notes.txt").write_text("mine")
+    (out / "curves.png").unlink(missing_ok=True)  # a file of the old artifact the user removed
+    code, _, err = run_cli(train_args(data, out, "--seed", "3"), capsys)
+    assert code == 0, err
+    assert (out / "my-notes.txt").read_text() == "mine" and (out / "transferkit.json").is_file()
+    assert not (out / ".transferkit-staging").exists()
+
+
+def test_a_full_disk_is_refused_before_training(toy_registry, tmp_path, data, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 2**20, 2**20))
+    code, _, err = run_cli(train_args(data, tmp_path / "m"), capsys)
+    assert code == 2 and "MiB free" in err and not (tmp_path / "m").exists()
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_folder_fails_before_training(toy_registry, tmp_path, data, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code, _, err = run_cli(train_args(data, locked / "m"), capsys)
+    finally:
+        locked.chmod(0o755)
+    assert code == 2 and "cannot write" in err
+
+
+def test_check_out_writes_nothing_and_prepare_out_marks_the_run(tmp_path):
+    out = tmp_path / "a" / "b"
+    assert check_out(out) == out and not (tmp_path / "a").exists()
+    run_dir = prepare_out(out)
+    assert (run_dir / "transferkit-run.json").is_file()
+    assert check_out(out, resume=True) == out  # a transferkit run: writable again, and resumable
+    with pytest.raises(UsageError):
+        check_out(tmp_path / "x", inputs=[tmp_path])  # inside the data folder

@@ -1,0 +1,52 @@
+"""End to end through the command line on a small slice of the real SMS collection: train the TF-IDF
+filter with the SMS preset, evaluate it, and stream predictions for a folder of messages as JSON lines."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transferkit.cli import main
+
+pytestmark = pytest.mark.real_data
+
+
+def run_cli(args, capsys):
+    code = 0
+    try:
+        main(args)
+    except SystemExit as exit_:
+        code = exit_.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_evaluate_and_stream_predictions(sms_rows, sms_tools, tmp_path, capsys):
+    sms_slice, write_sms = sms_tools
+
+    train = write_sms(tmp_path / "train.tsv", sms_slice(sms_rows, 240, 60))
+    test = write_sms(tmp_path / "test.tsv", sms_slice(sms_rows, 300, 60, offset=300))
+    code, out, err = run_cli(["train", "--domain", "spam", "--model", "spam/tfidf-linear", "--preset", "spam/sms",
+                              "--data", str(train), "--out", str(tmp_path / "m"), "--json"], capsys)
+    assert code == 0, err
+    trained = json.loads(out)
+    assert trained["val"]["binary"]["false_positive_rate"] <= 0.005
+
+    code, out, err = run_cli(["evaluate", str(tmp_path / "m"), "--data", str(test), "--json"], capsys)
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["accuracy"] > 0.9 and metrics["per_class"]["spam"]["precision"] > 0.8
+    assert "pr_curve" in metrics["binary"]
+
+    messages = tmp_path / "inbox"
+    messages.mkdir()
+    texts = [text for label, text in sms_slice(sms_rows, 5, 5, offset=700)]
+    for i, text in enumerate(texts):
+        (messages / f"{i:03d}.eml").write_text(f"Subject: message {i}\n\n{text}\n", encoding="utf-8")
+    code, out, err = run_cli(["predict", str(tmp_path / "m"), str(messages), "--jsonl"], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 10 and all(row["label"] in ("ham", "spam") for row in rows)
+    by_file = {row["input"].rsplit("/", 1)[-1].split(".")[0]: row["label"] for row in rows}
+    assert sorted(by_file) == [f"{i:03d}" for i in range(10)]  # each message reported under its own path
+    assert sum(by_file[f"{i:03d}"] == "spam" for i in range(5, 10)) >= 3  # 005-009 are real spam SMS

@@ -1,0 +1,145 @@
+"""Progress a person can follow: Rich bars on a terminal, plain lines in a log file or a pipe, or nothing.
+
+Plain lines go to stderr (stdout stays for results and ``--json``), one short line each, never wrapped:
+what step, how far, and the time left. Within an epoch a line is written at most every ``interval``
+seconds; every epoch ends with one line of its validation figures.
+
+Example:
+    >>> reporter = Reporter("plain")
+    >>> reporter.step("reading data")  # doctest: +SKIP
+    [transferkit 12:00:01] reading data
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+MODES = ("rich", "plain", "none")
+
+
+def mode_for(stream: TextIO, quiet: bool = False) -> str:
+    """``none`` when quiet, ``rich`` on a terminal, ``plain`` for a file or a pipe.
+
+    Example:
+        >>> import io; mode_for(io.StringIO())
+        'plain'
+    """
+    if quiet:
+        return "none"
+    isatty = getattr(stream, "isatty", None)
+    return "rich" if isatty is not None and isatty() else "plain"
+
+
+def duration(seconds: float) -> str:
+    """Seconds in words a log reader takes in at a glance.
+
+    Example:
+        >>> duration(42), duration(150), duration(4000)
+        ('42 s', '2 min 30 s', '1 h 06 min')
+    """
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return f"{minutes} min {rest:02d} s"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
+class Reporter:
+    """Writes the run's progress in one of :data:`MODES`; ``plain`` lines go to ``stream`` (stderr)."""
+
+    def __init__(self, mode: str | bool = "none", stream: TextIO | None = None, interval: float = 15.0):
+        if isinstance(mode, bool):  # the API's progress=True/False
+            mode = "rich" if mode else "none"
+        if mode not in MODES:
+            raise ValueError(f"progress mode {mode!r} is not one of {MODES}")
+        self.mode = mode
+        self.stream = stream
+        self.interval = interval
+
+    def line(self, text: str) -> None:
+        """One plain line (also on a terminal: the steps outside the training loop have no bar)."""
+        if self.mode == "none":
+            return
+        stream = self.stream or sys.stderr
+        stream.write(f"[transferkit {time.strftime('%H:%M:%S')}] {text}\n")
+        stream.flush()
+
+    step = line
+
+    def callbacks(self) -> list[Any]:
+        """The Lightning callbacks that show the training loop in this mode."""
+        if self.mode == "rich":
+            from lightning.pytorch.callbacks import RichProgressBar
+
+            return [RichProgressBar(leave=True)]
+        if self.mode == "plain":
+            return [plain_progress(self)]
+        return []
+
+
+def _format_metrics(metrics: dict[str, Any]) -> str:
+    shown = []
+    for name in ("train_loss", "val_loss", "val_accuracy", "val_f1_macro", "val_auroc"):
+        value = metrics.get(name)
+        if value is not None:
+            value = float(value)
+            if value == value:  # not NaN
+                shown.append(f"{name} {value:.4f}")
+    return ", ".join(shown)
+
+
+def plain_progress(reporter: Reporter) -> Any:
+    """A Lightning callback writing plain progress lines through ``reporter``."""
+    import lightning.pytorch as pl
+
+    class PlainProgress(pl.Callback):
+        def __init__(self) -> None:
+            self.started = self.epoch_started = self.last_line = 0.0
+            self.first_epoch = 0
+            self.epoch_seconds: list[float] = []
+
+        def _left(self, trainer: Any, fraction_of_epoch: float) -> str:
+            now = time.monotonic()
+            elapsed_epoch = now - self.epoch_started
+            per_epoch = (sum(self.epoch_seconds) / len(self.epoch_seconds) if self.epoch_seconds
+                         else elapsed_epoch / fraction_of_epoch if fraction_of_epoch > 0 else 0.0)
+            remaining_epochs = max(0, trainer.max_epochs - trainer.current_epoch - 1)
+            this_epoch = per_epoch * (1 - fraction_of_epoch) if self.epoch_seconds or fraction_of_epoch > 0 else 0
+            if per_epoch <= 0:
+                return "time left unknown yet"
+            return f"about {duration(this_epoch + remaining_epochs * per_epoch)} left"
+
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            self.started = self.last_line = time.monotonic()
+            self.first_epoch = trainer.current_epoch
+            resumed = f", resuming at epoch {trainer.current_epoch + 1}" if trainer.current_epoch else ""
+            reporter.line(f"training: {trainer.max_epochs} epochs of {trainer.num_training_batches} batches{resumed}")
+
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            self.epoch_started = time.monotonic()
+
+        def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            now = time.monotonic()
+            if now - self.last_line < reporter.interval:
+                return
+            self.last_line = now
+            total = trainer.num_training_batches
+            done = batch_idx + 1
+            fraction = done / total if total else 0.0
+            reporter.line(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: batch {done}/{total} "
+                          f"({fraction:.0%}), {self._left(trainer, fraction)}")
+
+        def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+            now = time.monotonic()
+            self.epoch_seconds.append(now - self.epoch_started)
+            self.last_line = now
+            figures = _format_metrics(trainer.callback_metrics)
+            reporter.line(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done in "
+                          f"{duration(self.epoch_seconds[-1])}: {figures or 'no metrics'}; "
+                          f"{self._left(trainer, 1.0) if trainer.current_epoch + 1 < trainer.max_epochs else 'training done'}")
+
+    return PlainProgress()

@@ -1,0 +1,190 @@
+"""The spam domain's linear heads: logistic regression, optionally pulled toward an earlier model's weights,
+with C chosen on validation data and probabilities calibrated by scikit-learn.
+
+Generic to specific: refitting a head from scratch on a few hundred new labels forgets what the generic
+model learned. Here the generic head is the *prior*: the penalty is ``||w - w_generic||^2`` instead of
+``||w||^2`` (maximum a posteriori adaptation, Chelba & Acero 2004), so with few labels the model stays near
+the generic one and moves only as far as the new labels ask; C, chosen on validation data, says how far.
+The prior itself is scaled by a weight chosen on validation data too (0, half, whole), so that a generic
+model from a very different kind of mail (SMS for e-mail) can be set aside when it does not help.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+C_GRID = (0.1, 1.0, 10.0, 100.0)
+# How much of the earlier model is kept as the prior: 0 is "these labels alone", 1 the generic weights as
+# they are. Chosen on validation data with C, so a generic model that does not transfer is not forced on.
+PRIOR_WEIGHTS = (0.0, 0.5, 1.0)
+
+
+class PriorLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Binary L2 logistic regression whose penalty is centred on prior weights (0 without a prior).
+
+    Minimises ``C * sum_i w_i * logloss_i + 0.5 * ||coef - prior_coef||^2`` (the intercept is not
+    penalised), the objective of scikit-learn's ``LogisticRegression`` when there is no prior.
+
+    Example:
+        >>> x = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+        >>> PriorLogisticRegression(C=10.0).fit(x, y).predict(x).tolist()
+        [0, 0, 1, 1]
+    """
+
+    def __init__(self, C: float = 1.0, prior_coef: Any = None, prior_intercept: float = 0.0,
+                 class_weight: Any = None, max_iter: int = 1000):
+        self.C = C
+        self.prior_coef = prior_coef
+        self.prior_intercept = prior_intercept
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def fit(self, x: Any, y: Any, sample_weight: Any = None) -> "PriorLogisticRegression":
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.unique(y)
+        if self.prior_coef is None:
+            # liblinear: about twice as fast as lbfgs on sparse TF-IDF rows, the same accuracy here
+            plain = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
+                                       solver="liblinear")
+            plain.fit(x, y, sample_weight=sample_weight)
+            self.coef_, self.intercept_ = plain.coef_.astype(np.float64), plain.intercept_.astype(np.float64)
+            return self
+        self.coef_, self.intercept_ = self._fit_prior(x, y, sample_weight)
+        return self
+
+    def _fit_prior(self, x: Any, y: np.ndarray, sample_weight: Any) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.optimize import minimize
+        from scipy.special import expit, log_expit
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if self.class_weight is not None:
+            weights = weights * compute_sample_weight(self.class_weight, y)
+        prior = np.asarray(self.prior_coef, dtype=np.float64).ravel()
+        sign = 2.0 * y - 1.0
+
+        def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
+            delta, bias = params[:-1], params[-1]
+            margin = np.asarray(x @ (prior + delta)).ravel() + bias
+            loss = -(weights * log_expit(sign * margin)).sum()
+            residual = -weights * sign * expit(-sign * margin)  # d loss / d margin
+            grad_w = self.C * np.asarray(x.T @ residual).ravel() + delta
+            return self.C * loss + 0.5 * float(delta @ delta), np.append(grad_w, self.C * residual.sum())
+
+        start = np.append(np.zeros_like(prior), float(self.prior_intercept))
+        found = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": self.max_iter})
+        return (prior + found.x[:-1])[None, :], np.array([found.x[-1]])
+
+    def decision_function(self, x: Any) -> np.ndarray:
+        return np.asarray(x @ self.coef_.ravel()).ravel() + self.intercept_[0]
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        from scipy.special import expit
+
+        p = expit(self.decision_function(x))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, x: Any) -> np.ndarray:
+        return self.classes_[(self.decision_function(x) > 0).astype(int)]
+
+
+@dataclass
+class LinearFit:
+    """A fitted binary head: positive-class log-odds ``x @ coef + intercept`` (calibrated), and how."""
+
+    coef: np.ndarray
+    intercept: float
+    C: float
+    calibration: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    prior_weight: float | None = None  # the share of the earlier model kept as the prior (None: no prior)
+
+    def log_odds(self, x: Any) -> np.ndarray:
+        return np.asarray(x @ self.coef).ravel() + self.intercept
+
+    def probs(self, x: Any) -> np.ndarray:
+        """``[n, 2]`` probabilities of (negative, positive)."""
+        from scipy.special import expit
+
+        p = expit(self.log_odds(x))
+        return np.column_stack([1 - p, p])
+
+
+def _score(metric: str, y: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    from transferkit.core.metrics import classification_metrics, metric_value
+
+    metrics = classification_metrics(y, probs, ["0", "1"])
+    return metric_value(metrics, metric), -metrics["loss"]
+
+
+def fit_binary(
+    x_train: Any,
+    y_train: np.ndarray,
+    x_val: Any,
+    y_val: np.ndarray,
+    *,
+    metric: str = "f1_macro",
+    class_weight: str | None = None,
+    prior: tuple[np.ndarray, float] | None = None,
+    grid: tuple[float, ...] = C_GRID,
+    folds: int = 3,
+) -> LinearFit:
+    """Choose C on validation data, then fit and calibrate (Platt sigmoid, cross-validated on train).
+
+    ``prior`` (coef, intercept) pulls the weights toward an earlier model's, scaled by a weight in
+    :data:`PRIOR_WEIGHTS` chosen with C. Calibration is scikit-learn's
+    ``CalibratedClassifierCV(method="sigmoid", ensemble=False)``: the classifier is fitted on all training
+    data and a sigmoid ``1 / (1 + exp(a f + b))`` is fitted on its cross-validated scores ``f``; the result
+    is still linear in the features, so it is stored as the model's linear head.
+
+    Example:
+        >>> rng = np.random.default_rng(0); x = rng.normal(size=(80, 3)); y = (x[:, 0] > 0).astype(int)
+        >>> fit = fit_binary(x[:60], y[:60], x[60:], y[60:])
+        >>> bool((fit.probs(x[60:]).argmax(1) == y[60:]).mean() > 0.8)
+        True
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+
+    weight = "balanced" if class_weight == "balanced" else None
+    candidates: list[tuple[float, dict[str, Any]]] = []
+    for c in grid:
+        if prior is None:
+            candidates.append((c, {"class_weight": weight}))
+        for scale in PRIOR_WEIGHTS if prior is not None else ():
+            candidates.append((c, {"class_weight": weight, "prior_coef": scale * prior[0],
+                                   "prior_intercept": scale * prior[1]} if scale else {"class_weight": weight}))
+    history, best = [], None
+    for index, (c, kwargs) in enumerate(candidates):
+        clf = PriorLogisticRegression(C=c, **kwargs).fit(x_train, y_train)
+        score = _score(metric, y_val, clf.predict_proba(x_val))
+        row = {"C": float(c), f"val_{metric}": score[0], "val_loss": -score[1], "train_loss": None}
+        if prior is not None:
+            row["prior_weight"] = PRIOR_WEIGHTS[index % len(PRIOR_WEIGHTS)]
+        history.append(row)
+        if best is None or score > best[0]:
+            best = (score, index, clf)
+    _, chosen_index, clf = best
+    chosen, kwargs = candidates[chosen_index]
+    for index, row in enumerate(history):
+        row["chosen"] = index == chosen_index
+    smallest = int(np.bincount(y_train, minlength=2).min())
+    cv = min(folds, smallest)
+    prior_weight = history[chosen_index].get("prior_weight")
+    if cv < 2:  # too few examples of a class to cross-validate: keep the logistic model's own probabilities
+        return LinearFit(clf.coef_.ravel(), float(clf.intercept_[0]), float(chosen), "none (too few labels)", history,
+                         prior_weight)
+    calibrated = CalibratedClassifierCV(PriorLogisticRegression(C=chosen, **kwargs), method="sigmoid", cv=cv,
+                                        ensemble=False).fit(x_train, y_train)
+    pair = calibrated.calibrated_classifiers_[0]
+    base, sigmoid = pair.estimator, pair.calibrators[0]
+    a, b = float(sigmoid.a_), float(sigmoid.b_)  # P(spam) = 1 / (1 + exp(a * f + b))
+    coef = -a * base.coef_.ravel()
+    intercept = -(a * float(base.intercept_[0]) + b)
+    return LinearFit(coef, intercept, float(chosen), f"sigmoid (Platt), {cv}-fold cross-validation on training data",
+                     history, prior_weight)
+
