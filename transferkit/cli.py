@@ -249,7 +249,7 @@ def train(
 
     quiet = quiet_run or bool(ctx.find_root().params.get("quiet")) or bool(_STATE.get("quiet"))
     try:
-        result = fit(domain, data, preset=preset, model=model, strategy=strategy, out=None if dry_run else out_dir,
+        result = fit(domain, data, preset=preset, model=model, strategy=strategy, out=out_dir,
                      val=val, test=test, holdout_test=holdout_test, per_class=per_class, seed=seed,
                      read_options=read_options, dry_run=dry_run, resume=resume, progress=mode_for(sys.stderr, quiet),
                      deterministic=deterministic,
@@ -330,8 +330,8 @@ def evaluate(
     model_dir: Path = typer.Argument(..., help="a folder written by `transferkit train`"),
     data: Path = typer.Option(..., "--data", help="labelled data in the model's domain format"),
     split: Optional[str] = typer.Option(None, "--split", help="train / val / test, for data that hold several"),
-    text_col: list[str] = typer.Option([], "--text-col"),
-    label_col: Optional[str] = typer.Option(None, "--label-col"),
+    text_col: list[str] = typer.Option([], "--text-col", help="text column (repeatable: joined)"),
+    label_col: Optional[str] = typer.Option(None, "--label-col", help="label column"),
     read_opts: list[str] = typer.Option([], "--read-option", help="a reader option: --read-option path_col=file"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
@@ -339,6 +339,8 @@ def evaluate(
     from transferkit.core.evaluate import evaluate as run_evaluate
 
     metrics = run_evaluate(model_dir, data, split=split, read_options=_read_options(text_col, label_col, read_opts))
+    for warning in metrics.get("warnings", []):  # stderr: --json keeps stdout to the document
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if as_json:
         return _emit_json(metrics)
     table = Table("label", "precision", "recall", "F1", "support")

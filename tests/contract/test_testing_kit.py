@@ -66,10 +66,22 @@ def test_roundtrip_catches_a_backbone_that_does_not_rebuild(transferkit_registry
     transferkit_registry(tiny_plugin)
 
     def forgetful(self, config, folder):  # rebuilds a different architecture: the saved weights do not fit
-        from transferkit.testing.tiny_backbone import TinyBackbone
+        from transferkit.testing.tiny_network import TinyBackbone
 
         return TinyBackbone(hidden=config["hidden"] * 2)
 
     monkeypatch.setattr(tiny_plugin.TinyDomain, "rebuild_backbone", forgetful)
     with pytest.raises(Exception):
         plugin_roundtrip("tiny", tiny_dataset(per_class=8), epochs=1)
+
+
+def test_no_submodule_shadows_an_exported_name():
+    """Importing a submodule sets it as an attribute of the package: one named like an exported function
+    (``tiny_backbone``) replaced that function for everything imported later."""
+    import pkgutil
+
+    from transferkit import testing
+
+    submodules = {info.name for info in pkgutil.iter_modules(testing.__path__)}
+    # tiny_plugin is exported as the module itself (a plugin is a module); no other name may be shared.
+    assert submodules & set(testing.__all__) <= {"tiny_plugin"}

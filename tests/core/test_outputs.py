@@ -43,6 +43,18 @@ def test_case_1_a_folder_of_the_users_files_is_refused_and_survives(toy_registry
     assert sorted(p.name for p in notes.iterdir()) == ["thesis.tex"] and (notes / "thesis.tex").read_text() == "x"
 
 
+def test_a_dry_run_refuses_the_same_output_folder_as_the_real_run(toy_registry, tmp_path, data, capsys):
+    """--dry-run writes nothing, but it must not print a plan for a run that --out would refuse."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "thesis.tex").write_text("x")
+    code, out, err = run_cli(train_args(data, notes, "--dry-run"), capsys)
+    assert code == 2 and "holds no transferkit model or run" in err and out == ""
+    assert sorted(p.name for p in notes.iterdir()) == ["thesis.tex"]
+    code, out, _ = run_cli(train_args(data, tmp_path / "new", "--dry-run"), capsys)
+    assert code == 0 and out.strip() and not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("name", [".", "..", ""])
 def test_current_folder_parent_and_empty_name_are_refused(toy_registry, tmp_path, data, capsys, monkeypatch, name):
     work = tmp_path / "work"
@@ -126,3 +138,18 @@ def test_check_out_writes_nothing_and_prepare_out_marks_the_run(tmp_path):
     assert check_out(out, resume=True) == out  # a transferkit run: writable again, and resumable
     with pytest.raises(UsageError):
         check_out(tmp_path / "x", inputs=[tmp_path])  # inside the data folder
+
+
+def test_evaluate_warns_when_scoring_the_data_the_model_was_trained_on(toy_registry, tmp_path, data, capsys):
+    """Scores on the training data are not held-out figures: evaluate says so on stderr (JSON stays clean)."""
+    import json
+
+    model = tmp_path / "m"
+    code, _, _ = run_cli(train_args(data, model), capsys)
+    assert code == 0
+    code, out, err = run_cli(["evaluate", model, "--data", data, "--json"], capsys)
+    assert code == 0 and "the training data of this model" in err and "not held-out" in err
+    assert json.loads(out)["warnings"] and str(data) in json.loads(out)["warnings"][0]
+    other = toy_plugin.write_blobs(tmp_path / "other.npz", toy_plugin.make_blobs(15, seed=6))
+    code, out, err = run_cli(["evaluate", model, "--data", other, "--json"], capsys)
+    assert code == 0 and "warning" not in err and json.loads(out)["warnings"] == []

@@ -162,4 +162,37 @@ def evaluate(
     metrics["data"] = examples.source
     metrics["split"] = split
     metrics["skipped"] = [{"item": s.item, "reason": s.reason} for s in examples.skipped]
+    metrics["warnings"] = seen_in_training(model.meta, examples, split)
     return metrics
+
+
+def seen_in_training(meta: dict[str, Any], examples: Examples, split: str | None) -> list[str]:
+    """Warnings when the scored data are the data (and split) the model was trained or selected on.
+
+    Scores on training data are not held-out figures, and scores on the validation data that chose the
+    epoch, C or threshold are optimistic; the model folder records both sources.
+
+    Example:
+        >>> meta = {"data": {"train": {"source": "a.csv"}, "val": {"source": "b.csv"}}}
+        >>> seen_in_training(meta, Examples(items=["x"], labels=["y"], source="b.csv"), None)[0][:40]
+        'b.csv: the validation data (used for sel'
+    """
+    if split is not None:  # a split chosen inside a file or folder that holds several: sources differ by split
+        return []
+    recorded = meta.get("data") or {}
+    resolved = _resolved(examples.source)
+    warnings = []
+    for name, role in (("train", "training data"), ("val", "validation data (used for selection)")):
+        summary = recorded.get(name) or {}
+        if not summary.get("source") or _resolved(summary["source"]) != resolved:
+            continue
+        warnings.append(f"{examples.source}: the {role} of this model; these figures are not held-out "
+                        "(score data the model never saw, e.g. a --test or --holdout-test split)")
+    return warnings
+
+
+def _resolved(source: Any) -> str:
+    try:
+        return str(Path(str(source)).resolve())
+    except (OSError, ValueError):
+        return str(source)

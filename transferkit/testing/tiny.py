@@ -57,7 +57,7 @@ def tiny_backbone(hidden: int = 16, seed: int = 0) -> Any:
     """
     import torch
 
-    from transferkit.testing.tiny_backbone import TinyBackbone
+    from transferkit.testing.tiny_network import TinyBackbone
 
     torch.manual_seed(seed)  # the same "pretrained" weights whatever ran before, like a fixed checkpoint
     return TinyBackbone(hidden)

@@ -42,7 +42,7 @@ class TinyDomain(Domain):
         return tiny_backbone(hidden=int(source.options.get("hidden", 16)) if isinstance(source, ModelSource) else 16)
 
     def rebuild_backbone(self, config: dict[str, Any], folder: Path) -> Any:
-        from transferkit.testing.tiny_backbone import TinyBackbone
+        from transferkit.testing.tiny_network import TinyBackbone
 
         return TinyBackbone(hidden=int(config["hidden"]))
 

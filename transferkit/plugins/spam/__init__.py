@@ -23,7 +23,7 @@ def register_domains(register: Any) -> None:
             description="spam filtering of e-mail and SMS: transformer encoders or TF-IDF + a calibrated linear "
             "model, thresholds that bound the legitimate mail flagged, generic to industry-specific",
             factory="transferkit.plugins.spam.domain:SpamDomain",
-            default_model="spam/all-minilm-l6-v2",
+            default_model="spam/tfidf-linear",  # what spam/generic, the default preset, runs
             default_preset="spam/generic",
             requires=["torch", "sklearn", "scipy", "transformers"],
             install="pip install 'transferkit[spam]'",
