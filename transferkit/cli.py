@@ -236,7 +236,8 @@ def train(
 
     _check_domain(domain)
     if strategy is not None and strategy not in STRATEGIES:
-        raise unknown_name("strategy", strategy, STRATEGIES)
+        raise unknown_name("strategy", strategy, STRATEGIES,
+                           fix="pass one of the known strategies, or leave --strategy out for the preset's")
     get_domain(domain)  # a missing dependency is reported before the data are read
     overrides = _parse_sets(sets)
     for key, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):

@@ -94,3 +94,14 @@ def test_the_sms_collection_matches_its_registered_checksum(spam_registry, datas
     monkeypatch.setenv("TRANSFERKIT_DATA_DIR", str(dataset_mirror("sms-spam", "SMSSpamCollection").parent))
 
     assert dataset_path("sms-spam", verify=True).is_dir()
+
+
+def test_a_missing_message_file_is_an_error_not_a_text(spam_registry, tmp_path):
+    """`predict model nofile.eml` must not classify the string 'nofile.eml' as a message."""
+    from transferkit.core.select import get_domain
+    from transferkit.errors import DataError
+
+    domain = get_domain("spam")
+    with pytest.raises(DataError, match="no such file"):
+        domain.parse_inputs([str(tmp_path / "nofile.eml")])
+    assert domain.parse_inputs(["Call 0800 now to claim your prize.txt"]) == ["Call 0800 now to claim your prize.txt"]

@@ -100,6 +100,19 @@ def is_tfidf(backbone: Any) -> bool:
     return isinstance(backbone, TfidfBackbone)
 
 
+MESSAGE_SUFFIXES = (".eml", ".msg", ".mbox", ".txt")
+
+
+def looks_like_a_message_file(value: str) -> bool:
+    """A single word ending in a message file's suffix: a mistyped path, not a text to classify.
+
+    Example:
+        >>> looks_like_a_message_file("inbox/0001.eml"), looks_like_a_message_file("WIN a prize.txt now")
+        (True, False)
+    """
+    return not any(ch.isspace() for ch in value) and value.lower().endswith(MESSAGE_SUFFIXES)
+
+
 class SpamDomain(NLPDomain):
     """Spam filtering of e-mail and SMS with transformer encoders or TF-IDF + a linear model."""
 
@@ -133,6 +146,9 @@ class SpamDomain(NLPDomain):
             path = Path(str(value))
             if len(str(value)) < 4096 and path.exists():
                 items += self._messages_at(path)
+            elif looks_like_a_message_file(str(value)):
+                raise DataError("no such file", file=value,
+                                fix="check the path; to classify a text that looks like a file name, add a space")
             elif str(value).strip():
                 items.append(str(value))
             else:
