@@ -156,6 +156,35 @@ def command_line(script: str, argv: Sequence[str]) -> str:
     return shlex.join(["python", f"benchmarks/{script}", *argv])
 
 
+def add_output_options(parser: Any, name: str) -> None:
+    """The options every benchmark script shares: its work folder, its results JSON and its docs section.
+
+    Example:
+        >>> import argparse
+        >>> p = argparse.ArgumentParser()
+        >>> add_output_options(p, "vision_hymenoptera")
+        >>> p.parse_args(["--no-doc"]).results.name
+        'vision_hymenoptera.json'
+    """
+    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / f"transferkit-{name}",
+                        help="scratch folder for data slices, models and logs (default: %(default)s)")
+    parser.add_argument("--doc", type=Path, default=DOC)
+    parser.add_argument("--no-doc", action="store_true", help="print the section only")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the docs section from the saved results")
+    parser.add_argument("--reuse", action="store_true", help="add to the saved results instead of starting afresh")
+    parser.add_argument("--results", type=Path, default=RESULTS / f"{name}.json",
+                        help="the results JSON the docs section is written from (default: %(default)s)")
+
+
+def publish(args: Any, heading: str, text: str) -> int:
+    """Print the section, then write it into ``args.doc`` unless ``--no-doc``; returns the exit code 0."""
+    print(text)
+    if not args.no_doc:
+        write_section(args.doc, heading, text)
+        print(f"wrote {heading!r} into {args.doc}")
+    return 0
+
+
 def save_results(path: Path, payload: dict[str, Any]) -> None:
     """Write the results JSON atomically (a run cut off keeps the previous complete file)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -313,13 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma list of: {', '.join(RUNS)}")
     parser.add_argument("--skip", action="append", default=[], metavar="RUN=REASON",
                         help="record RUN as not measured, with REASON (repeatable)")
-    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "transferkit-breastmnist")
-    parser.add_argument("--doc", type=Path, default=common.DOC)
-    parser.add_argument("--no-doc", action="store_true", help="print the section only")
-    parser.add_argument("--render-only", action="store_true", help="rewrite the docs section from the saved results")
-    parser.add_argument("--reuse", action="store_true", help="add to the saved results instead of starting afresh")
-    parser.add_argument("--results", type=Path, default=common.RESULTS / "medical_breastmnist.json",
-                        help="the results JSON the docs section is written from (default: %(default)s)")
+    common.add_output_options(parser, "medical_breastmnist")
     args = parser.parse_args(argv)
     results_path = args.results
     if args.render_only:
@@ -354,11 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                     common.save_results(results_path, results)
         common.save_results(results_path, results)
         text = render(results)
-    print(text)
-    if not args.no_doc:
-        common.write_section(args.doc, SECTION, text)
-        print(f"wrote {SECTION!r} into {args.doc}")
-    return 0
+    return common.publish(args, SECTION, text)
 
 
 if __name__ == "__main__":

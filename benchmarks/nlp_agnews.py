@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -270,13 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[], metavar="SIZE/CELL=REASON",
                         help="record a cell as not measured, with the reason (repeatable)")
     parser.add_argument("--quick", action="store_true", help="32 labels a class, the first seed")
-    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "transferkit-agnews")
-    parser.add_argument("--doc", type=Path, default=common.DOC)
-    parser.add_argument("--no-doc", action="store_true", help="print the section only")
-    parser.add_argument("--render-only", action="store_true", help="rewrite the docs section from the saved results")
-    parser.add_argument("--reuse", action="store_true", help="add to the saved results instead of starting afresh")
-    parser.add_argument("--results", type=Path, default=common.RESULTS / "nlp_agnews.json",
-                        help="the results JSON the docs section is written from (default: %(default)s)")
+    common.add_output_options(parser, "nlp_agnews")
     args = parser.parse_args(argv)
     results_path = args.results
     if args.render_only:
@@ -321,11 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                     common.save_results(results_path, results)
         common.save_results(results_path, results)
         text = render(results)
-    print(text)
-    if not args.no_doc:
-        common.write_section(args.doc, SECTION, text)
-        print(f"wrote {SECTION!r} into {args.doc}")
-    return 0
+    return common.publish(args, SECTION, text)
 
 
 if __name__ == "__main__":

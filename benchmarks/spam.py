@@ -15,19 +15,18 @@
    corpus, in-process after loading (the command's start-up is not counted).
 
 Runs use the Python API (``tk.fit``: what ``transferkit train`` calls) in one process, to pay the import
-cost once on a shared CPU. Results go to WORK/results.json; the section "## Spam: SMS and Enron-Spam" of
+cost once on a shared CPU. Results go to benchmarks/results/spam.json (``--results``); the section "## Spam: SMS and Enron-Spam" of
 docs/benchmarks.md is rendered from that file only, and a cell not measured says so and why.
 
     python benchmarks/spam.py                                   # every part, TF-IDF and MiniLM, 3 seeds
     python benchmarks/spam.py --families tfidf                   # the fast family only
     python benchmarks/spam.py --skip "enron/minilm=reason" --reuse    # record a gap
-    python benchmarks/spam.py --render-only                      # docs section from results.json
+    python benchmarks/spam.py --render-only                      # docs section from the saved results
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -146,7 +145,7 @@ def render(results: dict[str, Any]) -> str:
                          + f" | {common.time_cell(result)} |")
             if "seeds" in result and any("baseline" in s for s in result["seeds"]):
                 base = {"seeds": [s["baseline"] for s in result["seeds"] if "baseline" in s]}
-                lines.append(f"| | TF-IDF baseline fitted by the same run, same split | "
+                lines.append("| | TF-IDF baseline fitted by the same run, same split | "
                              + " | ".join(common.cell(base, k, 4) for k in ("accuracy", "spam_f1", "auroc", "fpr"))
                              + " | |")
     sms = runs.get("sms/tfidf")
@@ -182,7 +181,7 @@ def render(results: dict[str, Any]) -> str:
             _, family, corpus = key.split("/")
             cell = f"not measured ({value['not_measured']})" if "not_measured" in value else f"{value['per_second']:,.0f}"
             lines.append(f"| {FAMILY_NAMES[family]} | {CORPUS_NAMES[corpus]} | {cell} |")
-    lines += ["", f"commands: {common.commands_text(meta)}; results: `WORK/results.json`."]
+    lines += ["", f"commands: {common.commands_text(meta)}; results: `benchmarks/results/spam.json`."]
     return "\n".join(lines) + "\n"
 
 
@@ -197,13 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", default="enron-sms,sms-enron", help="generic-target corpus pairs to adapt")
     parser.add_argument("--skip", action="append", default=[], metavar="KEY=REASON",
                         help="record a run (e.g. enron/minilm) as not measured, with the reason (repeatable)")
-    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "transferkit-spam")
-    parser.add_argument("--doc", type=Path, default=common.DOC)
-    parser.add_argument("--no-doc", action="store_true", help="print the section only")
-    parser.add_argument("--render-only", action="store_true", help="rewrite the doc section from WORK/results.json")
-    parser.add_argument("--reuse", action="store_true", help="add to WORK/results.json instead of starting afresh")
+    common.add_output_options(parser, "spam")
     args = parser.parse_args(argv)
-    results_path = args.work / "results.json"
+    results_path = args.results
     if args.render_only:
         results = json.loads(results_path.read_text(encoding="utf-8"))
     else:
@@ -247,13 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                     if "not_measured" not in results["runs"].get(key, {}):
                         results["runs"][key] = run_speed(family, corpus, corpora[corpus], args.work)
                         save()
-    text = render(results)
-    if args.no_doc:
-        print(text)
-    else:
-        common.write_section(args.doc, SECTION, text)
-        print(f"wrote {SECTION!r} into {args.doc}")
-    return 0
+    return common.publish(args, SECTION, render(results))
 
 
 if __name__ == "__main__":

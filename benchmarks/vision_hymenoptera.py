@@ -26,7 +26,6 @@ is rendered from that file only.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -232,13 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
     parser.add_argument("--quick", action="store_true", help="224 and 288 px only, 1 CV repeat, first seed only")
     parser.add_argument("--stages", default="select,runs", help="comma list of: select, runs")
-    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "transferkit-hymenoptera")
-    parser.add_argument("--doc", type=Path, default=common.DOC)
-    parser.add_argument("--no-doc", action="store_true", help="print the section only")
-    parser.add_argument("--render-only", action="store_true", help="rewrite the docs section from the saved results")
-    parser.add_argument("--reuse", action="store_true", help="add to the saved results instead of starting afresh")
-    parser.add_argument("--results", type=Path, default=common.RESULTS / "vision_hymenoptera.json",
-                        help="the results JSON the docs section is written from (default: %(default)s)")
+    common.add_output_options(parser, "vision_hymenoptera")
     args = parser.parse_args(argv)
     results_path = args.results
     if args.render_only:
@@ -264,11 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"]["preset"] = acceptance_runs(args.work, seeds)
         common.save_results(results_path, results)
         text = render(results)
-    print(text)
-    if not args.no_doc:
-        common.write_section(args.doc, SECTION, text)
-        print(f"wrote {SECTION!r} into {args.doc}")
-    return 0
+    return common.publish(args, SECTION, text)
 
 
 if __name__ == "__main__":
