@@ -121,7 +121,7 @@ feature_norm = "none"
 flip_axes = [1]
 rotate_degrees = 10
 zoom = 0.1
-contrast = 0.15
+gamma = 0.15
 prob = 0.5
 """,
     },

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -11,13 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the toy plugin lives next to the tests
 
+from ci_env import in_ci  # noqa: E402  (on the path just above)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = ROOT.parent / "shared" / "datasets"  # what the Makefile and .ci/run export by default
-
-
-def in_ci() -> bool:
-    """True under CI (``CI=true``, as GitHub Actions, GitLab and most runners set it)."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def mirror_root() -> Path:

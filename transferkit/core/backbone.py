@@ -5,12 +5,21 @@ Domains subclass :class:`Backbone`; the core freezes, unfreezes and assigns lear
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from transferkit.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transferkit.core.normalization import Normalization
+
+# The attributes of the contract a domain may read, with their defaults (docs/plugins.md documents each).
+CONTRACT_ATTRIBUTES = ("feature_dim", "source_id", "from_scratch", "lora", "default_resolution", "normalization",
+                       "spatial_dims", "in_channels", "expands_grey", "default_image_size", "input_scale",
+                       "input_mean", "input_std")
 
 
 class Backbone(nn.Module):
@@ -18,16 +27,45 @@ class Backbone(nn.Module):
 
     Subclasses set ``feature_dim`` and implement :meth:`layer_groups` and :meth:`config`.
 
-    Attributes:
-        feature_dim: size of the feature vector ``forward`` returns.
-        source_id: the catalog id or path the weights came from (saved in the artifact).
-        from_scratch: True for randomly initialised networks; ``configure`` then trains BatchNorm statistics.
+    The class attributes below are the whole contract between a backbone and the domains: a domain
+    reads these and nothing else (``backbone.spatial_dims``, never ``getattr(backbone, ..., default)``),
+    so a plugin's backbone that leaves one alone gets the documented default. Set them as class
+    attributes or in ``__init__``; docs/plugins.md lists them with an example each.
     """
 
+    # ---------------------------------------------------------------- every backbone
     feature_dim: int
+    """Size of the feature vector ``forward`` returns (required; set it in ``__init__``)."""
     source_id: str = ""
-    from_scratch: bool = False  # randomly initialised (a baseline): its BatchNorm statistics must train
-    lora: dict[str, Any] | None = None  # set by transferkit.core.lora.apply_lora: r, alpha, dropout, targets
+    """The catalog id or path the weights came from; saved in the artifact."""
+    from_scratch: bool = False
+    """True for a randomly initialised network (a baseline): ``configure`` then trains its BatchNorm statistics."""
+    lora: dict[str, Any] | None = None
+    """Set by :func:`transferkit.core.lora.apply_lora`: ``r``, ``alpha``, ``dropout``, ``targets``; None without adapters."""
+
+    # ---------------------------------------------------------------- 2D images (vision)
+    default_resolution: int = 224
+    """Side in pixels of the square image the network was trained on; ``preprocess.resolution`` defaults to it."""
+    normalization: "Normalization | None" = None
+    """Per-channel mean/std on the 0..255 scale (:class:`~transferkit.core.normalization.Normalization`);
+    None: the domain's default (ImageNet's for vision)."""
+
+    # ---------------------------------------------------------------- images and volumes (medical)
+    spatial_dims: int = 2
+    """Spatial axes of one input: 2 for images, 3 for volumes (CT, MRI)."""
+    in_channels: int = 3
+    """Channels ``forward`` takes: 1 for grey networks, 3 for ImageNet ones."""
+    expands_grey: bool = False
+    """True when ``forward`` replicates a one-channel input to ``in_channels`` itself (the dataset then keeps
+    grey images grey, a third of the memory)."""
+    default_image_size: list[int] | None = None
+    """Input size in voxels/pixels per axis (``[224]`` means 224 on every axis); None: the domain's default."""
+    input_scale: float = 1.0
+    """Intensities are mapped to 0..1, then fed as ``(x * input_scale - input_mean) / input_std``."""
+    input_mean: Sequence[float] = (0.0,)
+    """Per-channel (or one shared) mean of that formula, on the ``input_scale`` scale."""
+    input_std: Sequence[float] = (1.0,)
+    """Per-channel (or one shared) standard deviation of that formula, on the ``input_scale`` scale."""
 
     def layer_groups(self) -> list[nn.Module]:
         """The backbone's layers in order, bottom (input side) to top, each a module.

@@ -7,7 +7,7 @@ BatchNorm policy and the learning rate of every layer group. The plan is shown b
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pydantic import ValidationError
 
@@ -54,6 +54,15 @@ class TransferPlan:
     head_config: dict[str, Any] = field(default_factory=dict)
     remove_last: int = 0
     notes: list[str] = field(default_factory=list)
+    # What the plan shows beyond the surgery (all optional, so older saved plans still load):
+    has_batchnorm: bool | None = None  # None: not recorded (a plan saved before this field existed)
+    fit: dict[str, Any] = field(default_factory=dict)  # "by": epochs | features | logistic-regression | domain
+    threshold: dict[str, Any] = field(default_factory=dict)  # policy, value, positive
+    preprocessing: list[str] = field(default_factory=list)  # the domain's own words (describe_preprocessing)
+    data: dict[str, Any] | None = None  # filled by fit() once the data are read: see plan_data()
+    # Filled by the time budget (core/budget.py): {"seconds": float, "how": str,
+    # "alternatives": [{"plan": str, "seconds": float, "why_dropped": str}]}. Only rendered here.
+    estimate: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,24 +81,20 @@ class TransferPlan:
         return schedule
 
     def render(self) -> str:
-        """A human-readable table of the plan."""
-        lines = [
-            f"strategy: {self.strategy} ({self.reason})",
-            f"backbone: {self.source} -> {self.feature_dim} features",
-            f"removed:  {', '.join(self.removed) or 'nothing'}",
-            f"added:    {' -> '.join(self.head)}   lr={self.head_lr:g}",
-            f"batchnorm: {self.batchnorm}",
-            "groups (bottom -> top):",
-        ]
-        for g in self.groups:
-            when = "frozen" if g.unfreeze_epoch is None else (
-                "trains" if g.unfreeze_epoch == 0 else f"unfreezes at epoch {g.unfreeze_epoch}"
-            )
-            lines.append(f"  [{g.index:2d}] {g.name:<28} {g.parameters:>10,} params  {when:<22} lr={g.lr:.2e}")
-        lines += [f"note:     {note}" for note in self.notes]
-        keys = ("epochs", "batch_size", "weight_decay", "label_smoothing", "class_weights", "metric", "patience")
-        lines.append("train:    " + ", ".join(f"{k}={self.train[k]}" for k in keys if k in self.train))
-        return "\n".join(lines)
+        """The plan as a person reads it before training, in 80 columns (long paths aside).
+
+        Only what applies is shown: learning rates of the groups that train, epochs where there are
+        epochs, BatchNorm where the backbone has BatchNorm layers that train.
+
+        Example:
+            >>> print(model.plan.render())  # doctest: +SKIP
+            Transfer plan
+              strategy    linear-probe (auto: 8 examples in the rarest class <= 20)
+            ...
+        """
+        from transferkit.core.plan_text import render_plan
+
+        return render_plan(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TransferPlan":
@@ -99,32 +104,62 @@ class TransferPlan:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def choose_strategy(strategy: str, min_per_class: int | None) -> tuple[str, str]:
+def choose_strategy(
+    strategy: str,
+    min_per_class: int | None,
+    costs: "Mapping[str, float] | None" = None,
+    budget: float | None = None,
+) -> tuple[str, str]:
     """Resolve ``auto`` from the amount of data per class; return (strategy, reason).
+
+    With ``costs`` (estimated seconds per plan, core/budget.py) and a ``budget`` in seconds, the plan the
+    data-size rule prefers is kept when it fits; otherwise the next cheaper one that fits (full,
+    freeze-unfreeze, freeze, linear-probe), or the cheapest when none does. A strategy other than
+    ``auto`` is never changed.
 
     Example:
         >>> choose_strategy("auto", 8)
         ('linear-probe', 'auto: 8 examples in the rarest class <= 20')
+        >>> choose_strategy("auto", 500, costs={"full": 4000.0, "freeze-unfreeze": 1500.0, "freeze": 300.0,
+        ...                                     "linear-probe": 60.0}, budget=900.0)[0]
+        'freeze'
     """
     if strategy not in STRATEGIES:
         raise unknown_name("strategy", strategy, STRATEGIES)
     if strategy != "auto":
         return strategy, "chosen by the user or the preset"
     if min_per_class is None:
-        return "freeze-unfreeze", "auto: data size unknown at configure time"
-    if min_per_class <= AUTO_LINEAR_PROBE_MAX:
-        return "linear-probe", f"auto: {min_per_class} examples in the rarest class <= {AUTO_LINEAR_PROBE_MAX}"
-    if min_per_class <= AUTO_FREEZE_UNFREEZE_MAX:
-        return "freeze-unfreeze", (
+        chosen, reason = "freeze-unfreeze", "auto: data size unknown at configure time"
+    elif min_per_class <= AUTO_LINEAR_PROBE_MAX:
+        chosen, reason = "linear-probe", (
+            f"auto: {min_per_class} examples in the rarest class <= {AUTO_LINEAR_PROBE_MAX}"
+        )
+    elif min_per_class <= AUTO_FREEZE_UNFREEZE_MAX:
+        chosen, reason = "freeze-unfreeze", (
             f"auto: {min_per_class} examples in the rarest class <= {AUTO_FREEZE_UNFREEZE_MAX}"
         )
-    return "full", f"auto: {min_per_class} examples in the rarest class > {AUTO_FREEZE_UNFREEZE_MAX}"
+    else:
+        chosen, reason = "full", f"auto: {min_per_class} examples in the rarest class > {AUTO_FREEZE_UNFREEZE_MAX}"
+    if costs is None or budget is None or chosen not in costs:
+        return chosen, reason
+    from transferkit.core.budget import CANDIDATES, format_seconds
+
+    if costs[chosen] <= budget:
+        return chosen, reason
+    cheaper = [name for name in CANDIDATES[CANDIDATES.index(chosen) + 1:] if name in costs]
+    over = (f"{reason} suggests {chosen}, but it needs about {format_seconds(costs[chosen])}, over the "
+            f"{format_seconds(budget)} budget")
+    for name in cheaper:
+        if costs[name] <= budget:
+            return name, f"{over}; {name} fits (about {format_seconds(costs[name])})"
+    cheapest = min([chosen, *cheaper], key=lambda name: costs[name])
+    return cheapest, f"{over}; no plan fits, so the cheapest, {cheapest} (about {format_seconds(costs[cheapest])})"
 
 
 def _group_schedule(strategy: str, n_groups: int, train: TrainConfig) -> list[int | None]:
     if strategy in ("linear-probe", "freeze", "lora"):
         return [None] * n_groups
-    if strategy == "full":
+    if strategy in ("full", "contrastive"):  # contrastive: the domain tunes every layer on sentence pairs
         return [0] * n_groups
     if strategy == "freeze-unfreeze":
         return [train.unfreeze_epoch] * n_groups
@@ -171,6 +206,8 @@ def configure(
         >>> model = configure(select("vision"), labels=["ants", "bees"], strategy="freeze-unfreeze")  # doctest: +SKIP
         >>> print(model.plan.render())  # doctest: +SKIP
     """
+    from torch import nn
+
     from transferkit.core.backbone import count_parameters
     from transferkit.core.model import TransferModel, build_head
 
@@ -189,7 +226,9 @@ def configure(
             raise validation_error(err, model=HeadConfig) from None
     head_cfg = head or preset.head
     chosen, reason = choose_strategy(strategy or preset.strategy, min_per_class)
-    if chosen == "linear-probe" and (head_cfg.hidden or head_cfg.dropout):
+    if (strategy or preset.strategy) == "auto":  # the domain may know better for its backbone (few labels)
+        chosen, reason = selection.domain.auto_strategy(selection.backbone, min_per_class) or (chosen, reason)
+    if chosen in ("linear-probe", "contrastive") and (head_cfg.hidden or head_cfg.dropout):
         # The probe is a logistic regression fitted on features: no hidden layer, nothing to drop out.
         head_cfg = head_cfg.model_copy(update={"hidden": [], "dropout": 0.0})
     if chosen == "freeze" and not head_cfg.hidden:
@@ -213,7 +252,9 @@ def configure(
         # A randomly initialised network has no running statistics worth keeping frozen.
         train_cfg = train_cfg.model_copy(update={"train_bn": True})
         notes.append("backbone trained from scratch: BatchNorm layers update their statistics")
-    removed = ["the pretrained task-specific classifier"]
+    # A from-scratch network or a parameter-free one (TF-IDF) never had a pretrained classifier to remove.
+    pretrained = not backbone.from_scratch and count_parameters(backbone) > 0
+    removed = ["the pretrained task-specific classifier"] if pretrained else []
     if remove_last:
         # The groups' own names (layer_group sets _tk_name): the container type, ModuleList, says nothing.
         names = [getattr(g, "_tk_name", type(g).__name__) for g in backbone.layer_groups()[-remove_last:]]
@@ -262,5 +303,38 @@ def configure(
         head_config=head_cfg.model_dump(),
         remove_last=remove_last,
         notes=notes,
+        has_batchnorm=any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in backbone.modules()),
+        threshold=_threshold_plan(preset, labels),
+        preprocessing=list(selection.domain.describe_preprocessing(backbone, preset)),
     )
+    model.plan.fit = _fit_plan(model, selection)
+    if chosen == "contrastive" and model.plan.fit["by"] != "domain":
+        raise UsageError(f"the contrastive strategy needs a sentence encoder; domain '{selection.domain.name}' "
+                         f"does not offer it for {selection.source}", field="strategy",
+                         fix="use a text domain (nlp, spam) with a transformer encoder, or another strategy")
+    if model.plan.fit["by"] == "logistic-regression" and selection.domain.has_random_augmentation(preset):
+        notes.append("augmentation not used: a linear probe fits on cached features of the un-augmented data")
     return model
+
+
+def _threshold_plan(preset: Preset, labels: list[str]) -> dict[str, Any]:
+    """The decision rule: the preset's threshold policy where it applies (two classes), else argmax."""
+    policy = preset.threshold
+    if policy.policy == "argmax" or len(labels) != 2:
+        return {"policy": "argmax", "value": None, "positive": None}
+    return {"policy": policy.policy, "value": policy.value, "positive": policy.positive or labels[-1]}
+
+
+def _fit_plan(model: "TransferModel", selection: "Selection") -> dict[str, Any]:
+    """How the model will be fitted, the way ``train`` decides it: the domain itself, a logistic
+    regression on cached features, a head trained for epochs on cached features, or every epoch
+    through the network."""
+    how = selection.domain.describe_head_fit(model)
+    if how:
+        return {"by": "domain", "how": str(how)}
+    plan = model.plan
+    if plan.backbone_frozen and plan.strategy == "linear-probe":
+        return {"by": "logistic-regression"}
+    if plan.backbone_frozen and not selection.domain.has_random_augmentation(selection.preset):
+        return {"by": "features"}
+    return {"by": "epochs"}

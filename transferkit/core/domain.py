@@ -120,12 +120,61 @@ class Domain:
         """
         return None
 
+    def auto_strategy(self, backbone: "Backbone", min_per_class: int | None) -> tuple[str, str] | None:
+        """``auto``'s choice for this backbone, as ``(strategy, reason)``, where the domain knows better than the
+        core's data-size rule (a sentence encoder with few labels: ``contrastive``); None (the default) keeps
+        the core's rule.
+
+        Example:
+            >>> Domain.auto_strategy(None, backbone=None, min_per_class=8) is None
+            True
+        """
+        return None
+
+    def describe_head_fit(self, model: Any) -> str | None:
+        """How :meth:`fit_head` will fit ``model`` itself, in a few words for the plan; None (the default)
+        when the core trains it. Called by ``configure`` once ``model.plan`` holds the strategy.
+
+        Example:
+            >>> Domain.describe_head_fit(None, model=None) is None
+            True
+        """
+        return None
+
     def baselines(self, model: Any, splits: Any) -> dict[str, Any]:
         """Metrics of baseline models fitted on the same split (name -> {"val": ..., "test": ...}).
 
         They go into the model card and ``transferkit.json`` beside the model's own figures. Default: none.
         """
         return {}
+
+    def describe_preprocessing(self, backbone: "Backbone", preset: Preset) -> list[str]:
+        """What happens to each item before the network sees it, one short line each, for the plan.
+
+        Default: the preset's ``[preprocess]`` and ``[augment]`` tables as they are. Domains say it in
+        their own words (resolution and normalisation, tokenizer and length, TF-IDF...).
+
+        Example:
+            >>> Domain.describe_preprocessing(None, None, Preset(id="d/p", domain="d", description="",
+            ...                               preprocess={"scale": 2}))
+            ['preprocess: scale=2']
+        """
+        lines = []
+        for table in ("preprocess", "augment"):
+            values = getattr(preset, table)
+            if values:
+                text = ", ".join(f"{key}={value}" for key, value in values.items())
+                lines.append(f"{table}: {text}" + (" (training only)" if table == "augment" else ""))
+        return lines
+
+    def check_plan(self, selection: Any, splits: Any) -> None:
+        """Refuse, before any training (and in ``--dry-run``), a model that cannot take these data.
+
+        Called by ``fit`` once the data are read, before anything is timed or trained, with the
+        :class:`~transferkit.core.select.Selection` (``.backbone``, ``.preset``) and the run's
+        :class:`~transferkit.core.train.Splits`. Raise a :class:`~transferkit.errors.UsageError` naming
+        the file and the fix (a 3D network on 2D images). Default: accept.
+        """
 
     def has_random_augmentation(self, preset: Preset) -> bool:
         """Whether ``dataset(train=True)`` differs from run to run (then features cannot be cached)."""

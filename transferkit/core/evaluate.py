@@ -8,7 +8,7 @@ import numpy as np
 
 from transferkit.core.data import Examples
 from transferkit.core.metrics import classification_metrics
-from transferkit.errors import DataError
+from transferkit.errors import DataError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from transferkit.core.model import TransferModel
@@ -24,32 +24,26 @@ def _device_of(model: "TransferModel") -> Any:
     return torch.device("cpu")
 
 
-def _to_device(batch: Any, device: Any) -> Any:
-    import torch
+def batches(model: "TransferModel", items: list[Any], batch_size: int | None = None, train: bool = False,
+            device: Any = None) -> Any:
+    """Iterate ``(inputs, targets)`` batches of ``items`` through the model's domain preprocessing.
 
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
-
-
-def batches(model: "TransferModel", items: list[Any], batch_size: int | None = None, train: bool = False) -> Any:
-    """Iterate ``(inputs, targets)`` batches of ``items`` through the model's domain preprocessing."""
+    Inputs arrive on ``device`` (default: where the model is). Worker processes decode items when the
+    domain's dataset does real per-item work, and host memory is pinned when feeding a GPU
+    (:func:`~transferkit.core.devices.loader_options`).
+    """
     from torch.utils.data import DataLoader
 
+    from transferkit.core.devices import loader_options, to_device
+
     dataset = model.domain.dataset(model.backbone, items, None, model.preset, train=train)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size or DEFAULT_BATCH,
-        shuffle=False,
-        collate_fn=model.domain.collate,
-    )
-    device = _device_of(model)
+    device = device if device is not None else _device_of(model)
+    size = batch_size or DEFAULT_BATCH
+    options = loader_options(dataset, size, device)
+    options.pop("persistent_workers", None)  # one pass: workers end with it
+    loader = DataLoader(dataset, batch_size=size, shuffle=False, collate_fn=model.domain.collate, **options)
     for inputs, targets in loader:
-        yield _to_device(inputs, device), targets
+        yield to_device(inputs, device, non_blocking=options["pin_memory"]), targets
 
 
 def predict_proba(model: "TransferModel", items: list[Any], batch_size: int | None = None) -> np.ndarray:
@@ -61,15 +55,17 @@ def predict_proba(model: "TransferModel", items: list[Any], batch_size: int | No
     """
     import torch
 
+    from transferkit.core.devices import autocast, on_device
+
     if not items:
         return np.zeros((0, len(model.labels)), dtype=np.float32)
-    was_training = model.training
-    model.eval()
     outputs = []
-    with torch.inference_mode():
-        for inputs, _ in batches(model, items, batch_size):
-            outputs.append(torch.softmax(model(inputs).float(), dim=-1).cpu().numpy())
-    model.train(was_training)
+    # On the GPU when there is one (mixed precision there), then back where the model was.
+    with on_device(model) as device, torch.inference_mode():
+        for inputs, _ in batches(model, items, batch_size, device=device):
+            with autocast(device):
+                logits = model(inputs)
+            outputs.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     return np.concatenate(outputs)
 
 
@@ -147,11 +143,8 @@ def evaluate(
     if isinstance(data, Examples):
         examples = data
     else:
-        if split is None:
-            available = model.domain.splits_in(data)
-            split = "test" if "test" in available else ("val" if "val" in available else None)
         options = {**model.meta.get("read_options", {}), **(read_options or {})}
-        examples = model.domain.read(data, split=split, options=options)
+        examples, split = _read_split(model, data, split, options)
     if len(examples) == 0:
         raise DataError("no examples to evaluate", file=examples.source, fix="check the path and format")
     y = targets_for(examples, model.labels)
@@ -164,6 +157,34 @@ def evaluate(
     metrics["skipped"] = [{"item": s.item, "reason": s.reason} for s in examples.skipped]
     metrics["warnings"] = seen_in_training(model.meta, examples, split)
     return metrics
+
+
+def _read_split(model: "TransferModel", data: "str | Path", split: str | None,
+                options: dict[str, Any]) -> tuple[Examples, str | None]:
+    """The examples ``evaluate`` scores, and the split they are.
+
+    No ``split``: the data's test split, else its val split, else all of it. A ``split`` the data hold is
+    read; ``test`` of the very file a ``--holdout-test`` split was carved from is that held-out split
+    (the indices recorded in the model, checked against the data's fingerprint); any other is refused,
+    never silently ignored.
+    """
+    available = model.domain.splits_in(data)
+    if split is None:
+        split = "test" if "test" in available else ("val" if "val" in available else None)
+        return model.domain.read(data, split=split, options=options), split
+    if split in available:
+        return model.domain.read(data, split=split, options=options), split
+    holdout = ((model.meta.get("data") or {}).get("test") or {}).get("holdout") or {}
+    if split == "test" and holdout.get("from") and _resolved(holdout["from"]) == _resolved(data):
+        for part in dict.fromkeys([None, "train"]):  # the holdout was carved from the data as read for training
+            whole = model.domain.read(data, split=part, options=options)
+            if whole.fingerprint() == holdout.get("fingerprint_of_source"):
+                return whole.subset(holdout["indices"]), split
+        raise DataError("the data changed since the model set its held-out test split aside", file=data,
+                        fix="evaluate on separate test data, or leave --split out to score all of it")
+    raise UsageError(f"--split {split}: the data hold no '{split}' split (they hold "
+                     f"{', '.join(available) if available else 'one set, no splits'})", file=data,
+                     fix="leave --split out to score all of the data, or pass the split's own file as --data")
 
 
 def seen_in_training(meta: dict[str, Any], examples: Examples, split: str | None) -> list[str]:

@@ -3,14 +3,24 @@
 When the backbone is frozen and there is no random augmentation, each example's backbone output is
 computed once and the head trains on those features: training a head for many epochs then costs about
 one forward pass over the data, which is the floor every speed figure is measured against.
-The cache is a safetensors file under the run folder keyed by backbone, preprocessing and data.
+
+The backbone runs on the GPU when there is one (core/devices.py), in mixed precision there, in inference
+mode everywhere. The cache is a ``.npy`` file under the run folder keyed by backbone, preprocessing and
+data, written batch by batch and read back memory-mapped: memory stays flat however many examples there
+are (only the pages the head touches are read, and the OS may drop them again).
+
+Several training processes (DDP) each build the cache from the same inputs; each writes its own temporary
+file and renames it into place, so the file is always whole and every rank's copy is identical.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
 
 from transferkit.core.data import Examples
 
@@ -18,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from transferkit.core.model import TransferModel
+
+CACHE_SUFFIX = ".npy"
 
 
 def cache_key(model: "TransferModel", examples: Examples) -> str:
@@ -32,34 +44,108 @@ def cache_key(model: "TransferModel", examples: Examples) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def extract_features(model: "TransferModel", items: list[Any], batch_size: int) -> "torch.Tensor":
-    """Run the frozen backbone once over ``items`` (deterministic preprocessing, inference mode)."""
+def feature_batches(model: "TransferModel", items: list[Any], batch_size: int) -> Iterator[np.ndarray]:
+    """The frozen backbone's float32 features of ``items``, one NumPy array per batch, in order.
+
+    The model is on :func:`~transferkit.core.devices.pick_device` meanwhile (then back where it was), in
+    eval and inference mode, under autocast on a GPU.
+
+    Example:
+        >>> sum(len(chunk) for chunk in feature_batches(model, items, 32)) == len(items)  # doctest: +SKIP
+        True
+    """
     import torch
 
+    from transferkit.core.devices import autocast, on_device
     from transferkit.core.evaluate import batches
 
-    model.eval()
-    chunks = []
-    with torch.inference_mode():
-        for inputs, _ in batches(model, items, batch_size):
-            chunks.append(model.backbone(inputs).float().cpu())
-    return torch.cat(chunks) if chunks else torch.zeros((0, model.backbone.feature_dim))
+    with on_device(model) as device, torch.inference_mode():
+        for inputs, _ in batches(model, items, batch_size, device=device):
+            with autocast(device):
+                out = model.backbone(inputs)
+            yield out.float().cpu().numpy()
+
+
+def extract_features(model: "TransferModel", items: list[Any], batch_size: int,
+                     into: Path | None = None) -> "torch.Tensor":
+    """Run the frozen backbone once over ``items`` (deterministic preprocessing, inference mode).
+
+    Without ``into`` the features are returned in memory. With ``into`` (a ``.npy`` path) they are
+    written there batch by batch and the returned tensor maps the file: memory stays flat.
+
+    Example:
+        >>> extract_features(model, ["a.jpg", "b.jpg"], 32).shape  # doctest: +SKIP
+        torch.Size([2, 1280])
+    """
+    import torch
+
+    if into is not None:
+        _write_npy(Path(into), len(items), feature_batches(model, items, batch_size),
+                   model.backbone.feature_dim)
+        return read_cached(Path(into))
+    filled, array = 0, None
+    for chunk in feature_batches(model, items, batch_size):
+        if array is None:  # one allocation of the final size: no list of chunks and no concatenated copy
+            array = np.empty((len(items), chunk.shape[1]), dtype=np.float32)
+        array[filled:filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if array is None:
+        return torch.zeros((0, model.backbone.feature_dim))
+    return torch.from_numpy(array)
+
+
+def _write_npy(path: Path, n: int, chunks: Iterator[np.ndarray], empty_dim: int) -> None:
+    """Write ``n`` rows arriving in ``chunks`` as one ``.npy`` file, atomically (temporary file + rename).
+
+    Plain sequential writes, not a writable memory map: written pages stay out of this process's memory.
+    The temporary name holds the process id, so that ranks writing the same cache never share a file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    written = 0
+    try:
+        with open(tmp, "wb") as handle:
+            for chunk in chunks:
+                chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+                if written == 0:
+                    header = {"descr": np.lib.format.dtype_to_descr(chunk.dtype), "fortran_order": False,
+                              "shape": (n, int(chunk.shape[1]))}
+                    np.lib.format.write_array_header_1_0(handle, header)
+                handle.write(chunk.tobytes())
+                written += len(chunk)
+            if written == 0:
+                np.save(handle, np.zeros((0, empty_dim), dtype=np.float32))
+        if written != n:
+            raise RuntimeError(f"feature extraction gave {written} rows for {n} items")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_cached(path: Path) -> "torch.Tensor":
+    """A tensor over the ``.npy`` feature file ``path``, memory-mapped copy-on-write (the file never changes).
+
+    Example:
+        >>> read_cached(Path("run/features/features-0123.npy")).shape  # doctest: +SKIP
+        torch.Size([4708, 1280])
+    """
+    import torch
+
+    return torch.from_numpy(np.load(path, mmap_mode="c"))
 
 
 def cached_features(
     model: "TransferModel", examples: Examples, batch_size: int, cache_dir: Path | None
 ) -> "torch.Tensor":
-    """Features of ``examples``, read from ``cache_dir`` when computed before, else computed and stored."""
-    from safetensors.torch import load_file, save_file
+    """Features of ``examples``, read from ``cache_dir`` when computed before, else computed and stored.
 
+    Example:
+        >>> cached_features(model, splits.train, 32, Path("run/features")).shape  # doctest: +SKIP
+        torch.Size([96, 1280])
+    """
     if cache_dir is None:
         return extract_features(model, examples.items, batch_size)
-    path = Path(cache_dir) / f"features-{cache_key(model, examples)}.safetensors"
+    path = Path(cache_dir) / f"features-{cache_key(model, examples)}{CACHE_SUFFIX}"
     if path.is_file():
-        return load_file(str(path))["features"]
-    features = extract_features(model, examples.items, batch_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file({"features": features.contiguous()}, str(tmp))
-    tmp.replace(path)
-    return features
+        return read_cached(path)
+    return extract_features(model, examples.items, batch_size, into=path)

@@ -6,6 +6,7 @@ says what a step is, which parameters get which learning rate, and when frozen g
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import lightning.pytorch as pl
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from transferkit.core.metrics import classification_metrics, metric_value
+from transferkit.core.metrics import epoch_metrics, metric_value
 
 
 class TransferModule(pl.LightningModule):
@@ -46,15 +47,28 @@ class TransferModule(pl.LightningModule):
         self._val_targets: list[torch.Tensor] = []
         self.history: list[dict[str, Any]] = []
         self._train_losses: list[float] = []
+        # The training batches' predictions (as the model was while it trained on them, dropout included):
+        # the per-epoch train metric beside the validation one, i.e. the train-validation gap of each epoch.
+        self._train_probs: list[torch.Tensor] = []
+        self._train_targets: list[torch.Tensor] = []
+        self._started = time.monotonic()
 
     def forward(self, inputs: Any) -> torch.Tensor:
         return self.model(inputs)
 
+    def on_fit_start(self) -> None:
+        # Seconds since training started; a resumed run continues the count of the epochs it restored.
+        done = self.history[-1].get("elapsed_s") if self.history else None
+        self._started = time.monotonic() - float(done or 0.0)
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         inputs, targets = batch
-        loss = self.loss_fn(self.model(inputs), targets)
+        logits = self.model(inputs)
+        loss = self.loss_fn(logits, targets)
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(targets))
         self._train_losses.append(float(loss.detach()))
+        self._train_probs.append(torch.softmax(logits.detach().float(), dim=-1).cpu())
+        self._train_targets.append(targets.detach().cpu())
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -70,7 +84,8 @@ class TransferModule(pl.LightningModule):
         targets = torch.cat(self._val_targets).numpy()
         self._val_probs.clear()
         self._val_targets.clear()
-        metrics = classification_metrics(targets, probs, self.labels)
+        # The five epoch figures only, counted with NumPy: the full metrics cost more than a head's epoch.
+        metrics = epoch_metrics(targets, probs, self.labels)
         for name in ("loss", "accuracy", "f1_macro", "auroc", "balanced_accuracy"):
             value = metrics.get(name)
             self.log(f"val_{name}", float("nan") if value is None else float(value), prog_bar=name != "loss")
@@ -83,6 +98,13 @@ class TransferModule(pl.LightningModule):
             row["val_accuracy"] = metrics["accuracy"]
             row["train_loss"] = float(np.mean(self._train_losses)) if self._train_losses else None
             self._train_losses.clear()
+            if self._train_probs:
+                train = epoch_metrics(torch.cat(self._train_targets).numpy(),
+                                      torch.cat(self._train_probs).numpy(), self.labels)
+                row[f"train_{self.cfg['metric']}"] = train.get(self.cfg["metric"])
+                self._train_probs.clear()
+                self._train_targets.clear()
+            row["elapsed_s"] = round(time.monotonic() - self._started, 3)
             self.history.append(row)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

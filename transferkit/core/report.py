@@ -17,14 +17,34 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_curves(history: list[dict[str, Any]], metric: str, path: Path) -> None:
-    """Loss and the selection metric per epoch (or per regularization strength for a linear probe)."""
+def chosen_index(history: list[dict[str, Any]], metric: str) -> int | None:
+    """The row of ``history`` whose model was kept: the one marked ``chosen`` (a linear probe's C), else the
+    first best validation score (Lightning's best checkpoint keeps the first of equal scores).
+
+    Example:
+        >>> chosen_index([{"val_loss": 0.5}, {"val_loss": 0.3}, {"val_loss": 0.3}], "loss")
+        1
+    """
+    from transferkit.core.metrics import metric_value
+
+    marked = [i for i, row in enumerate(history) if row.get("chosen")]
+    if marked:
+        return marked[0]
+    scores = [metric_value({metric: row.get(f"val_{metric}")}, metric) for row in history]
+    if not scores or max(scores) == float("-inf"):
+        return None
+    return scores.index(max(scores))
+
+
+def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
+    """Loss and the selection metric per epoch (or per regularization strength for a linear probe), the
+    chosen epoch or C marked with a dashed line."""
     plt = _pyplot()
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     xs = [row.get("epoch", i) for i, row in enumerate(history)]
-    x_label = "epoch"
+    x_label, name = "epoch", "epoch"
     if history and "C" in history[0]:
-        xs, x_label = [row["C"] for row in history], "C (inverse regularization)"
+        xs, x_label, name = [row["C"] for row in history], "C (inverse regularization)", "C"
         ax_loss.set_xscale("log")
         ax_metric.set_xscale("log")
     for key, style in (("train_loss", "-o"), ("val_loss", "-s")):
@@ -33,17 +53,35 @@ def plot_curves(history: list[dict[str, Any]], metric: str, path: Path) -> None:
             ax_loss.plot(xs, [np.nan if y is None else y for y in ys], style, label=key)
     ax_loss.set_xlabel(x_label)
     ax_loss.set_ylabel("loss")
-    ax_loss.legend()
     ys = [row.get(f"val_{metric}") for row in history]
     ax_metric.plot(xs, [np.nan if y is None else y for y in ys], "-o", color="tab:green")
     ax_metric.set_xlabel(x_label)
     ax_metric.set_ylabel(f"validation {metric} (used for selection)")
+    chosen = chosen_index(history, metric)
+    if chosen is not None:
+        label = f"chosen {name} = {xs[chosen]:g}"
+        for ax in (ax_loss, ax_metric):
+            ax.axvline(xs[chosen], linestyle="--", color="tab:red", label=label)
+        ax_metric.legend()
+    if ax_loss.lines:
+        ax_loss.legend()
     fig.tight_layout()
+    return fig
+
+
+def _save_png(fig: Any, path: Path) -> None:
+    plt = _pyplot()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> None:
+def plot_curves(history: list[dict[str, Any]], metric: str, path: Path) -> None:
+    """Loss and the selection metric per epoch (or per C), the chosen one marked, as a PNG."""
+    _save_png(curves_figure(history, metric), path)
+
+
+def confusion_figure(confusion: list[list[int]], labels: list[str], title: str) -> Any:
+    """The confusion matrix, counts written in each cell (rows: true class, columns: predicted)."""
     plt = _pyplot()
     matrix = np.array(confusion)
     size = max(4.0, 0.6 * len(labels) + 2)
@@ -59,8 +97,11 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, ti
             color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", color=color)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> None:
+    _save_png(confusion_figure(confusion, labels, title), path)
 
 
 def calibration_bins(y_true: np.ndarray, scores: np.ndarray, n_bins: int = 10) -> list[dict[str, float]]:
@@ -103,23 +144,46 @@ def expected_calibration_error(bins: list[dict[str, float]]) -> float | None:
     return round(sum(b["n"] * abs(b["mean_score"] - b["frequency"]) for b in bins) / total, 10)
 
 
-def plot_calibration(bins: list[dict[str, float]], positive: str, path: Path, split: str) -> None:
+# A calibration bin with fewer examples than this is drawn hollow and marked "few": little evidence.
+FEW_IN_BIN = 10
+
+
+def calibration_figure(bins: list[dict[str, float]], positive: str, split: str) -> Any:
+    """Reliability diagram: one point per bin, its area by the number of examples, bins of fewer than
+    ``FEW_IN_BIN`` examples hollow and annotated, so 1 and 90 examples do not look alike."""
     from transferkit.core.metrics import split_label
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     xs, ys = [b["mean_score"] for b in bins], [b["frequency"] for b in bins]
-    ax.plot(xs, ys, "-o", label="model")
+    ax.plot(xs, ys, "-", color="tab:blue", alpha=0.5)
+    top = max((b["n"] for b in bins), default=1)
+    sizes = [20 + 200 * (b["n"] / top) for b in bins]
+    many = [i for i, b in enumerate(bins) if b["n"] >= FEW_IN_BIN]
+    few = [i for i, b in enumerate(bins) if b["n"] < FEW_IN_BIN]
+    if many:
+        ax.scatter([xs[i] for i in many], [ys[i] for i in many], s=[sizes[i] for i in many], color="tab:blue",
+                   label=f"bin of >= {FEW_IN_BIN} examples", zorder=3)
+    if few:
+        ax.scatter([xs[i] for i in few], [ys[i] for i in few], s=[sizes[i] for i in few], facecolors="none",
+                   edgecolors="tab:orange", linewidths=1.5, label=f"bin of < {FEW_IN_BIN} examples (little evidence)",
+                   zorder=3)
     for x, y, b in zip(xs, ys, bins):  # the count behind each point: few examples, little evidence
-        ax.annotate(f"n={b['n']}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        ax.annotate(f"n={b['n']}" + (" (few)" if b["n"] < FEW_IN_BIN else ""), (x, y), textcoords="offset points",
+                    xytext=(6, -12), fontsize=7, color="tab:orange" if b["n"] < FEW_IN_BIN else "black")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"predicted probability of '{positive}'")
     ax.set_ylabel("observed frequency")
     ax.set_title(f"calibration ({split_label(split)})", fontsize=9)
-    ax.legend()
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+def plot_calibration(bins: list[dict[str, float]], positive: str, path: Path, split: str) -> None:
+    _save_png(calibration_figure(bins, positive, split), path)
 
 
 def _fmt(value: Any) -> str:
@@ -128,6 +192,50 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+def _interval(values: Any) -> str:
+    return f"[{values[0]:.2f}, {values[1]:.2f}]" if values else "n/a"
+
+
+def majority_baseline(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What always answering the training data's most frequent class scores on each evaluated split.
+
+    A model is only worth its figures above this row: on imbalanced data its accuracy can be high.
+
+    Example:
+        >>> meta = {"labels": ["a", "b"], "data": {"train": {"counts": {"a": 9, "b": 3}}},
+        ...         "metrics": {"val": {"n": 4, "per_class": {"a": {"support": 3}, "b": {"support": 1}}}}}
+        >>> row = majority_baseline(meta)["val"]
+        >>> row["label"], row["accuracy"], round(row["f1_macro"], 4), row["auroc"]
+        ('a', 0.75, 0.4286, 0.5)
+    """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    counts = ((meta.get("data") or {}).get("train") or {}).get("counts") or {}
+    labels = list(meta.get("labels") or [])
+    if not counts or not labels:
+        return {}
+    majority = max(labels, key=lambda label: counts.get(label, 0))  # ties: the first label
+    rows = {}
+    for split, values in (meta.get("metrics") or {}).items():
+        per_class = values.get("per_class") if isinstance(values, dict) else None
+        if not per_class:
+            continue
+        y_true = np.repeat(np.arange(len(labels)), [per_class.get(label, {}).get("support", 0) for label in labels])
+        if not len(y_true):
+            continue
+        pred = np.full(len(y_true), labels.index(majority))
+        rows[split] = {
+            "label": majority,
+            "n": int(len(y_true)),
+            "accuracy": float(accuracy_score(y_true, pred)),
+            "f1_macro": float(f1_score(y_true, pred, labels=list(range(len(labels))), average="macro",
+                                       zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(y_true, pred)) if len(set(y_true)) > 1 else None,
+            "auroc": 0.5,  # one score for every example: no ranking at all
+        }
+    return rows
 
 
 def _holdout_line(data: dict[str, Any]) -> str | None:
@@ -165,6 +273,8 @@ def model_card(meta: dict[str, Any]) -> str:
         f"- Labels: {', '.join(meta['labels'])}",
         f"- Preset: `{meta.get('preset', {}).get('id')}` - {meta.get('preset', {}).get('description', '')}",
         f"- Strategy: `{plan.get('strategy')}` ({plan.get('reason', '')})",
+        "- Full report (curves, confusion matrix, calibration, per-class figures, data warnings): "
+        "[report.html](report.html)",
         f"- Training data: {(data.get('train') or {}).get('source')} "
         f"({(data.get('train') or {}).get('counts')}), fingerprint "
         f"`{(data.get('train') or {}).get('fingerprint')}`",
@@ -179,17 +289,28 @@ def model_card(meta: dict[str, Any]) -> str:
         "The validation data chose the training epoch or regularization strength and the decision threshold: "
         "its figures are optimistic. Only held-out test figures estimate performance on new data.",
         "",
-        "| split | n | accuracy | macro-F1 | AUROC |",
-        "|---|---|---|---|---|",
+        "| split | n | accuracy | accuracy 95% CI | macro-F1 | AUROC |",
+        "|---|---|---|---|---|---|",
     ]
     for split, values in metrics.items():
         if isinstance(values, dict) and "accuracy" in values:
             lines.append(
                 f"| {split_label(split)} | {values.get('n')} | {_fmt(values.get('accuracy'))} "
-                f"| {_fmt(values.get('f1_macro'))} | {_fmt(values.get('auroc'))} |"
+                f"| {_interval(values.get('accuracy_ci95'))} | {_fmt(values.get('f1_macro'))} "
+                f"| {_fmt(values.get('auroc'))} |"
             )
+    for split, row in majority_baseline(meta).items():
+        lines.append(f"| majority-class baseline (always `{row['label']}`), {split_label(split)} | {row['n']} "
+                     f"| {_fmt(row['accuracy'])} | | {_fmt(row['f1_macro'])} | {_fmt(row['auroc'])} |")
+    lines += ["", "Accuracy intervals are Wilson score 95% intervals: with few examples they are wide. The model "
+              "is worth its figures only above the majority-class baseline."]
     if "test" not in metrics:
         lines += ["", f"**Note:** {OPTIMISTIC_NOTE}."]
+    warnings = data.get("warnings")
+    if warnings is not None:
+        lines += ["", "## Data warnings", ""]
+        lines += [f"- {warning}" for warning in warnings] or ["- none found (class balance, tiny classes, tiny "
+                                                             "validation set, train/test duplicates, skipped files)"]
     for split, values in metrics.items():
         binary = values.get("binary") if isinstance(values, dict) else None
         if binary:
@@ -230,7 +351,8 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
         "Files: `model.safetensors` (weights), `transferkit.json` (everything needed to rebuild the model), "
         "`metrics.json`, `curves.png`, `confusion.png`, and for two classes `calibration.png` (on the test "
-        "split when there is one, else validation).",
+        "split when there is one, else validation); [`report.html`](report.html), the full report in one "
+        "self-contained page that opens offline in any browser.",
         "",
         "## Limitations",
         "",
@@ -241,11 +363,15 @@ def model_card(meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, meta: dict[str, Any], history: list[dict[str, Any]], eval_data: dict[str, Any]) -> None:
-    """Write metrics.json, the plots and README.md into ``folder`` (a temporary artifact folder).
+def write_report(folder: Path, meta: dict[str, Any], history: list[dict[str, Any]], eval_data: dict[str, Any],
+                 items: dict[str, list[Any]] | None = None) -> None:
+    """Write metrics.json, the plots, report.html and README.md into ``folder`` (a temporary artifact folder).
 
-    ``eval_data`` maps a split name to ``(y_true, probs)`` for the calibration plot.
+    ``eval_data`` maps a split name to ``(y_true, probs)`` for the calibration, ROC and precision-recall
+    curves; ``items`` maps it to the split's items, for report.html's gallery of the worst mistakes.
     """
+    from transferkit.core.html_report import write_html_report
+
     from transferkit.core.metrics import split_label
 
     metrics = meta.get("metrics", {})
@@ -267,4 +393,5 @@ def write_report(folder: Path, meta: dict[str, Any], history: list[dict[str, Any
     splits = {name: split_label(name) for name in metrics}
     (folder / "metrics.json").write_text(json.dumps({"splits": splits, "metrics": metrics, "history": history},
                                                     indent=2))
+    write_html_report(folder / "report.html", meta, history, eval_data, items or {})
     (folder / "README.md").write_text(model_card(meta), encoding="utf-8")

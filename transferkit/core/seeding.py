@@ -87,7 +87,8 @@ class EpochSampler:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n
+        _, world = _shard()
+        return -(-self.n // world)  # this rank's share when several processes train (DDP)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         import torch
@@ -97,7 +98,24 @@ class EpochSampler:
             order = torch.randperm(self.n, generator=generator).tolist()
         else:
             order = list(range(self.n))
+        rank, world = _shard()
+        if world > 1 and order:
+            # Several training processes (DDP): every rank draws the same permutation, pads it to a multiple
+            # of the world size by repeating its start (as torch's DistributedSampler does) and keeps every
+            # world-th index from its rank; so the shards are disjoint and still follow (seed, epoch).
+            total = -(-self.n // world) * world
+            order = (order * -(-total // self.n))[:total][rank::world]
         return iter([(self.epoch, i) for i in order])
+
+
+def _shard() -> tuple[int, int]:
+    """``(rank, world size)`` of this process while several train together (DDP), else ``(0, 1)``."""
+    import sys
+
+    torch = sys.modules.get("torch")  # no process group can exist unless torch was imported already
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        return int(torch.distributed.get_rank()), int(torch.distributed.get_world_size())
+    return 0, 1
 
 
 class SeededItems:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from transferkit.core.domain import Domain
 from transferkit.core.presets import load_preset
 from transferkit.core.registry import Registry, get_registry, load_object
-from transferkit.core.specs import ModelSource, Preset
+from transferkit.core.specs import ModelSource, Preset, missing_modules
 from transferkit.errors import MissingDependencyError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +76,12 @@ def resolve_model_source(domain: str, model: str | Path | None, preset: Preset, 
     if source.domain != domain:
         raise UsageError(f"model '{choice}' belongs to domain '{source.domain}', not '{domain}'")
     ok, why = source.availability()
-    if not ok:
+    path = source.local_path()
+    if not ok and path is not None and not path.exists():  # a weights file the user puts in place
+        raise UsageError(f"the weights of '{choice}' are not on this machine", file=path,
+                         fix=source.install or "put the file there (or set TRANSFERKIT_WEIGHTS_DIR), or pass --model PATH")
+    if not ok and (source.kind != "hub" or missing_modules(source.requires)):
+        # (A hub model that is not cached offline is left to the domain: its message names the offline choices.)
         raise MissingDependencyError(f"model '{choice}' is not available here: {why}", fix=source.install or None)
     return source
 
@@ -87,11 +92,14 @@ def select(
     preset: str | Path | Preset | None = None,
     *,
     registry: Registry | None = None,
+    from_scratch: bool = False,
 ) -> Selection:
     """Load a pretrained backbone for ``domain`` with the preprocessing it expects.
 
     ``model`` may be a catalog id (``vision/efficientnet-lite0.imagenet``), a local folder, or an earlier
     transferkit artifact (its fine-tuned backbone becomes the starting point: generic, then specific).
+    ``from_scratch=True`` keeps the architecture and drops the weights: the same network randomly
+    initialised (the baseline that ``transferkit compare`` measures transfer against).
 
     Example:
         >>> src = select("vision", preset="vision/wildlife")  # doctest: +SKIP
@@ -112,7 +120,34 @@ def select(
                              file=source, fix=f"pass --domain {parent.meta['domain']}, or a {domain} model")
         backbone = parent.backbone
         backbone.source_id = str(source)
+        if from_scratch:
+            return Selection(impl, reinitialised(impl, backbone), resolved, str(source))
         return Selection(impl, backbone, resolved, str(source), base_artifact=parent.meta)
     backbone = impl.load_backbone(source, resolved)
     backbone.source_id = str(source) if isinstance(source, Path) else source.id
+    if from_scratch:
+        backbone = reinitialised(impl, backbone)
     return Selection(impl, backbone, resolved, backbone.source_id)
+
+
+def reinitialised(domain: Domain, backbone: "Backbone") -> "Backbone":
+    """The same architecture as ``backbone`` with fresh random weights (its layers' own initialisation).
+
+    Rebuilt the way a saved model is loaded (``save_backbone_files`` then ``rebuild_backbone``, which never
+    read weights), so every domain that can save a model can also train its network from scratch. Draws
+    from torch's global generator: seed it first (``fit`` does).
+
+    Example:
+        >>> from transferkit.plugins.vision.models import SmallCNNBackbone
+        >>> fresh = reinitialised(get_domain("vision"), SmallCNNBackbone(channels=[4]))
+        >>> fresh.from_scratch, fresh.channels
+        (True, [4])
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="transferkit-scratch-") as folder:
+        domain.save_backbone_files(backbone, Path(folder))
+        fresh = domain.rebuild_backbone(backbone.config(), Path(folder))
+    fresh.source_id = f"{backbone.source_id} (random initialisation)" if backbone.source_id else "random initialisation"
+    fresh.from_scratch = True  # configure() then lets BatchNorm statistics train
+    return fresh

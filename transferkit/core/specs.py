@@ -5,13 +5,15 @@ They are plain data (pydantic, no torch), so that registering and listing stay c
 from __future__ import annotations
 
 import importlib.util
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STRATEGIES = ("auto", "linear-probe", "freeze", "freeze-unfreeze", "gradual", "full", "lora")
+STRATEGIES = ("auto", "linear-probe", "freeze", "freeze-unfreeze", "gradual", "full", "lora", "contrastive")
 METRICS = ("accuracy", "f1_macro", "auroc", "balanced_accuracy", "loss")
-Strategy = Literal["auto", "linear-probe", "freeze", "freeze-unfreeze", "gradual", "full", "lora"]
+Strategy = Literal["auto", "linear-probe", "freeze", "freeze-unfreeze", "gradual", "full", "lora", "contrastive"]
 Metric = Literal["accuracy", "f1_macro", "auroc", "balanced_accuracy", "loss"]
 
 
@@ -64,6 +66,34 @@ class DomainSpec(_Record):
         return missing_modules(self.requires)
 
 
+WEIGHTS_ENV = "TRANSFERKIT_WEIGHTS_DIR"
+
+
+def weights_dir() -> Path:
+    """Where catalog entries of kind ``local`` look for weight files: ``$TRANSFERKIT_WEIGHTS_DIR``,
+    else ``~/.cache/transferkit/weights``.
+
+    Example:
+        >>> weights_dir().name in ("weights", os.path.basename(os.environ.get(WEIGHTS_ENV, "")))
+        True
+    """
+    value = os.environ.get(WEIGHTS_ENV)
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "transferkit" / "weights"
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    # huggingface_hub is light (no torch); its cache lookup knows HF_HOME, HF_HUB_CACHE and the layout.
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # noqa: BLE001 - an id the hub would refuse is simply not cached
+        return False
+    return isinstance(found, str)
+
+
 class ModelSource(_Record):
     """One pretrained backbone in a domain's catalog, named ``domain/arch.tag`` like timm.
 
@@ -85,17 +115,51 @@ class ModelSource(_Record):
     options: dict[str, Any] = Field(default_factory=dict)
     plugin: str = ""
 
-    def availability(self) -> tuple[bool, str]:
-        """Whether the weights can be loaded here, and why not.
+    def local_path(self) -> Path | None:
+        """Where a ``local`` or ``bundle`` entry's weights are: ``location`` with ``$VARS`` and ``~``
+        expanded, a relative one under :func:`weights_dir`; None for other kinds.
 
-        Hub models need network access (or the hub cache) and are reported as such.
+        Example:
+            >>> ModelSource(id="m/a.b", domain="m", description="", kind="local",
+            ...             location="/w/a.pth").local_path().as_posix()
+            '/w/a.pth'
+        """
+        if self.kind not in ("local", "bundle"):
+            return None
+        path = Path(os.path.expandvars(self.location)).expanduser()
+        return path if path.is_absolute() else weights_dir() / path
+
+    def status(self) -> tuple[str, str]:
+        """``("yes" | "no" | "download", why)``: whether the weights can be loaded here without a download.
+
+        A missing package or weights file is "no" with the fix; a hub model that is not in the local
+        Hugging Face cache is "download" (it needs the network on first use), or "no" when
+        ``HF_HUB_OFFLINE`` is set.
+
+        Example:
+            >>> ModelSource(id="m/a.b", domain="m", description="", kind="local", location="/nowhere/a.pth",
+            ...             install="download a.pth into /nowhere").status()
+            ('no', '/nowhere/a.pth is not on this machine: download a.pth into /nowhere')
         """
         missing = missing_modules(self.requires)
         if missing:
-            return False, f"missing {', '.join(missing)}: {self.install or 'pip install ' + ' '.join(missing)}"
+            return "no", f"missing {', '.join(missing)}: {self.install or 'pip install ' + ' '.join(missing)}"
+        path = self.local_path()
+        if path is not None and not path.exists():
+            fix = self.install or f"put the weights there (or set {WEIGHTS_ENV}), or pass --model PATH"
+            return "no", f"{path} is not on this machine: {fix}"
         if self.kind == "hub":
-            return True, "downloads from the Hugging Face hub when online (or uses the local hub cache)"
-        return True, "available offline"
+            if _in_hub_cache(self.location):
+                return "yes", "in the local Hugging Face cache"
+            if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+                return "no", "not in the local Hugging Face cache, and HF_HUB_OFFLINE is set: run once online"
+            return "download", "downloads from the Hugging Face hub on first use (needs the network once)"
+        return "yes", "available offline"
+
+    def availability(self) -> tuple[bool, str]:
+        """Whether the weights can be loaded here (a download counts), and why not: see :meth:`status`."""
+        state, why = self.status()
+        return state != "no", why
 
 
 class HeadConfig(_Record):
@@ -126,10 +190,12 @@ class TrainConfig(_Record):
     warmup_epochs: int = Field(0, ge=0)
     train_bn: bool = Field(False, description="update BatchNorm statistics in trainable backbone layers")
     val_fraction: float = Field(0.2, gt=0, lt=1)
-    precision: str = "32-true"
+    precision: str = Field("auto", description="Lightning precision; auto: bf16/16-mixed on GPU, 32-true on CPU")
     lora_r: int = Field(8, ge=1)
     lora_alpha: int = Field(16, ge=1)
     lora_dropout: float = Field(0.1, ge=0, lt=1)
+    pair_iterations: int = Field(20, ge=1, description="contrastive: rounds of sentence pairs per training "
+                                 "example (SetFit's num_iterations)")
     seed: int = 0
 
 

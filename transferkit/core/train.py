@@ -21,6 +21,8 @@ from transferkit.core.specs import ThresholdPolicy
 from transferkit.errors import DataError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import torch
 
     from transferkit.core.configure import TransferPlan
@@ -49,6 +51,7 @@ class TrainResult:
     out: Path | None
     seconds: float
     notes: list[str] = field(default_factory=list)
+    rank: int = 0  # several training processes (DDP): only rank 0 scores, saves and prints
 
     @property
     def plan(self) -> "TransferPlan":
@@ -119,6 +122,7 @@ def prepare_splits(
     test_ex = read_data(domain, test, split="test" if test is data else None, options=read_options) if test else None
     if val_ex is None and "val" in inside:
         val_ex = read_data(domain, data, split="val", options=read_options)
+        val_ex.meta = {**val_ex.meta, "origin": "own"}  # for the plan: where validation came from
     if test_ex is None and "test" in inside:
         test_ex = read_data(domain, data, split="test", options=read_options)
     require_classes(train_ex)
@@ -132,6 +136,7 @@ def prepare_splits(
         train_ex = sample_per_class(train_ex, per_class, seed)
     if val_ex is None:
         train_ex, val_ex = stratified_split(train_ex, val_fraction, seed)
+        val_ex.meta = {**val_ex.meta, "origin": {"kind": "held-out", "fraction": val_fraction, "seed": seed}}
     for name, split in (("validation", val_ex), ("test", test_ex)):
         if split is not None and len(split) == 0:
             raise DataError(f"the {name} data is empty", file=split.source, fix="check the path")
@@ -162,6 +167,8 @@ def _trainer(cfg: dict[str, Any], run_dir: Path, callbacks: list[Any], reporter:
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    from transferkit.core.devices import is_distributed, lightning_accelerator, training_precision
+
     # Two checkpoints: the best epoch (restored after training) and the latest one (what --resume reads;
     # Lightning's own save_last only writes when the best improved). Both are written once the epoch is
     # complete, validation included, so a resumed run starts at the next epoch.
@@ -173,11 +180,24 @@ def _trainer(cfg: dict[str, Any], run_dir: Path, callbacks: list[Any], reporter:
     if cfg["patience"]:
         callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=cfg["patience"]))
     callbacks += reporter.callbacks()
+    if is_distributed(cfg):
+        import warnings
+
+        # Every rank scores the whole validation set (see use_distributed_sampler below), so the epoch-level
+        # values agree without syncing them.
+        warnings.filterwarnings("ignore", message=r".*sync_dist=True.*")
+    accelerator = lightning_accelerator()
     return pl.Trainer(
         max_epochs=cfg["epochs"],
-        accelerator="auto",
-        devices=1,
-        precision=cfg["precision"],
+        accelerator=accelerator,
+        # --devices / --num-nodes / --distributed-strategy (core/devices.py); one process unless asked.
+        devices=cfg.get("devices", 1),
+        num_nodes=cfg.get("num_nodes", 1),
+        strategy=cfg.get("distributed_strategy", "auto"),
+        # The training sampler shards itself across ranks (core/seeding.py EpochSampler), keeping the
+        # (seed, epoch, index) draws; every rank scores the whole validation set, so all agree on the best epoch.
+        use_distributed_sampler=False,
+        precision=training_precision(cfg["precision"], accelerator),  # auto: bf16/16-mixed on a GPU, 32-true on the CPU
         callbacks=callbacks,
         logger=CSVLogger(run_dir, name="logs"),
         enable_progress_bar=reporter.mode == "rich",
@@ -212,6 +232,7 @@ def _run_lightning(
     import torch
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from transferkit.core.budget import current_deadline, time_budget_callback
     from transferkit.core.interrupt import Interrupted, cooperative, stop_callback
     from transferkit.core.seeding import step_seed
 
@@ -232,6 +253,10 @@ def _run_lightning(
             # A fresh run must not pick up the previous run's "best".
             (run_dir / "checkpoints" / name).unlink(missing_ok=True)
     callbacks = [step_seed(cfg["seed"]), stop_callback(), *callbacks]
+    at = current_deadline()  # set by fit() when the run has a time budget
+    budget_stop = time_budget_callback(at) if at is not None else None
+    if budget_stop is not None:
+        callbacks.append(budget_stop)
     trainer = _trainer(cfg, run_dir, callbacks, reporter, deterministic)
     try:
         with cooperative():
@@ -242,6 +267,10 @@ def _run_lightning(
     except Interrupted as stop:
         stop.epochs_done, stop.epochs = trainer.current_epoch, cfg["epochs"]
         raise
+    if budget_stop is not None and budget_stop.stopped:
+        part = f" and part of epoch {budget_stop.completed + 1}" if budget_stop.partial else ""
+        notes.append(f"stopped at the time budget after {budget_stop.completed} epochs{part} "
+                     f"(of {cfg['epochs']})")
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best and Path(best).is_file():
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
@@ -292,7 +321,7 @@ def _fit_linear_probe(
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from transferkit.core.metrics import classification_metrics, metric_value
+    from transferkit.core.metrics import epoch_metrics, metric_value
 
     x_train, x_val = (f.numpy().astype(np.float64) for f in features)
     y_train, y_val = targets
@@ -315,7 +344,8 @@ def _fit_linear_probe(
             scored_y = y_val
             full = np.zeros((len(xs_val), len(model.labels)))
             full[:, clf.classes_] = clf.predict_proba(xs_val)
-        metrics = classification_metrics(scored_y, full, model.labels)
+        metrics = epoch_metrics(  # the same figures, without ~10 sklearn calls per C
+            scored_y, full, model.labels)
         score = (metric_value(metrics, cfg["metric"]), -metrics["loss"])
         history.append({"C": float(c), f"val_{cfg['metric']}": metrics.get(cfg["metric"]),
                         "val_loss": metrics["loss"], "val_accuracy": metrics["accuracy"],
@@ -400,12 +430,18 @@ def _train(
     batch_size: int | None = None,
     baselines: dict[str, Any] | None = None,
     deterministic: bool = False,
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    distributed_strategy: str = "auto",
 ) -> TrainResult:
     """Fine-tune a configured model, monitor it on validation data, evaluate it and save the artifact.
 
     ``baselines`` (name -> metrics of other models on the same split) go into the model card.
     ``progress``: a :class:`~transferkit.core.progress.Reporter`, a mode (``rich``, ``plain``, ``none``) or a
     bool. ``deterministic`` asks Lightning for deterministic kernels (exact GPU runs, slower).
+    ``devices``, ``num_nodes`` and ``distributed_strategy`` (``auto``, ``ddp``, ``fsdp``) go to Lightning's
+    Trainer (docs/scaling.md); with several processes only rank 0 scores and writes the model folder, and
+    the others return a result with ``rank`` set and no metrics.
 
     Example:
         >>> run = train(model, "data/hymenoptera", out="models/ants-bees")  # doctest: +SKIP
@@ -415,6 +451,7 @@ def _train(
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from transferkit.core.devices import distributed_settings, global_rank, is_distributed, loader_options
     from transferkit.core.evaluate import predict_proba, targets_for
     from transferkit.core.features import cached_features
     from transferkit.core.lightning_module import TransferModule, UnfreezeSchedule
@@ -429,6 +466,14 @@ def _train(
     cfg = dict(plan.train)
     if batch_size:
         cfg["batch_size"] = batch_size
+    distributed = distributed_settings(devices, num_nodes, distributed_strategy)
+    cfg.update(distributed)  # read by _trainer
+    if is_distributed(distributed) and any(g.unfreeze_epoch for g in plan.groups):
+        # DDP and FSDP register the trainable weights once, when they wrap the model: weights unfrozen
+        # later would train on each rank apart and drift.
+        raise UsageError(f"the '{plan.strategy}' strategy unfreezes backbone layers during training, which "
+                         "several training processes do not support", field="strategy",
+                         fix="use --strategy full (or freeze / linear-probe) with --devices, or train on one device")
     domain, preset = model.domain, model.preset
     out_path = Path(out) if out is not None else None
     if out_path is not None:  # before any work: a wrong --out must cost nothing (core/outputs.py)
@@ -496,9 +541,13 @@ def _train(
     else:
         train_set = domain.dataset(model.backbone, splits.train.items, y_train.tolist(), preset, train=True)
         val_set = domain.dataset(model.backbone, splits.val.items, y_val.tolist(), preset, train=False)
+        # Workers decode items only where the domain's dataset does real per-item work; per-item seeding
+        # (core/seeding.py) keeps the draws the same in any number of them.
         loader = seeded_loader(train_set, seed=cfg["seed"], batch_size=cfg["batch_size"], shuffle=True,
-                               collate_fn=domain.collate, drop_last=len(train_set) > cfg["batch_size"])
-        val_loader = DataLoader(val_set, batch_size=cfg["batch_size"], collate_fn=domain.collate)
+                               collate_fn=domain.collate, drop_last=len(train_set) > cfg["batch_size"],
+                               **loader_options(train_set, cfg["batch_size"]))
+        val_loader = DataLoader(val_set, batch_size=cfg["batch_size"], collate_fn=domain.collate,
+                                **loader_options(val_set, cfg["batch_size"]))
         module = TransferModule(model, _param_groups(model), cfg, model.labels, weights)
         schedule = UnfreezeSchedule(model.backbone.layer_groups(), [g.unfreeze_epoch for g in plan.groups], model)
         notes += _run_lightning(module, loader, val_loader, cfg, run_dir, [schedule], resume, reporter, deterministic)
@@ -506,6 +555,11 @@ def _train(
         reporter.step(f"scoring the validation data with the chosen epoch ({len(splits.val)} examples)")
         val_probs = predict_proba(model, splits.val.items, cfg["batch_size"])
     model.cpu().eval()
+    rank = global_rank()
+    if rank != 0:  # another process of a multi-process run: rank 0 scores, saves and reports the one model
+        if scratch is not None:
+            scratch.cleanup()
+        return TrainResult(model, {}, history, None, time.time() - started, notes, rank=rank)
 
     policy: ThresholdPolicy = preset.threshold
     if policy.policy != "argmax" and len(model.labels) == 2:  # configure() checked the positive label
@@ -554,6 +608,7 @@ def run_metadata(result: TrainResult, splits: Splits, read_options: dict[str, An
     import torch
 
     import transferkit
+    from transferkit.core.data_checks import data_warnings
     from transferkit.core.provenance import plugin_record
 
     from transferkit.core.metrics import split_label
@@ -582,7 +637,9 @@ def run_metadata(result: TrainResult, splits: Splits, read_options: dict[str, An
         },
         "metrics": result.metrics,
         "data": {"train": _data_summary(splits.train), "val": _data_summary(splits.val),
-                 "test": _data_summary(splits.test)},
+                 "test": _data_summary(splits.test),
+                 # What makes the figures less trustworthy (imbalance, duplicates, tiny splits): card and report.
+                 "warnings": data_warnings(splits.train, splits.val, splits.test)},
         "read_options": read_options,
         "train_seconds": round(result.seconds, 1),
         "notes": result.notes,
@@ -599,8 +656,10 @@ def save_run(result: TrainResult, splits: Splits, read_options: dict[str, Any], 
     if baselines:
         meta["baselines"] = baselines
     result.model.meta = meta
+    # The evaluated items, for the report's gallery of the worst mistakes (images only).
+    items = {name: split.items for name, split in (("val", splits.val), ("test", splits.test)) if split is not None}
     return save_artifact(result.model, result.out, meta,
-                         write_files=lambda folder: write_report(folder, meta, result.history, eval_data))
+                         write_files=lambda folder: write_report(folder, meta, result.history, eval_data, items))
 
 
 def fit(
@@ -624,6 +683,12 @@ def fit(
     baselines: dict[str, Any] | None = None,
     holdout_test: float | None = None,
     deterministic: bool = False,
+    from_scratch: bool = False,
+    on_plan: "Callable[[TransferPlan], None] | None" = None,
+    time_budget: "str | float | None" = "default",
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    distributed_strategy: str = "auto",
     **train_overrides: Any,
 ) -> "TrainResult | TransferPlan":
     """Select, configure and train in one call: what ``transferkit train`` runs.
@@ -632,6 +697,14 @@ def fit(
     head gets exactly the classes found. ``dry_run=True`` returns the plan without training.
     ``out`` is checked before anything is read or loaded (core/outputs.py); every random source follows the
     seed (core/seeding.py); SIGINT/SIGTERM raise :class:`~transferkit.core.interrupt.Interrupted`.
+    ``from_scratch=True`` trains the same network from random weights (see :func:`~transferkit.core.select.select`).
+    ``time_budget`` (``"10m"``, ``"2h"``, seconds; ``"default"``: 15 min on CPU, 60 with a GPU; ``None`` or
+    ``"none"``: no budget) is what the whole run may take: ``auto`` picks the best plan that fits, the plan
+    carries its estimate, and training stops at the budget with the best epoch kept (core/budget.py).
+    ``on_plan`` is called with the complete plan (data summary included) before any training, also with
+    ``dry_run``: ``on_plan=lambda plan: print(plan.render())`` shows it, as ``transferkit train`` does.
+    ``devices``, ``num_nodes`` and ``distributed_strategy`` (``auto``, ``ddp``, ``fsdp``) train on several
+    devices and machines through Lightning (docs/scaling.md); only rank 0 writes ``out``.
 
     Example:
         >>> run = fit("vision", "data/hymenoptera", preset="vision/wildlife", out="models/ab")  # doctest: +SKIP
@@ -644,6 +717,8 @@ def fit(
                         per_class=per_class, seed=seed, read_options=read_options, head=head,
                         remove_last=remove_last, dry_run=dry_run, resume=resume, progress=progress,
                         baselines=baselines, holdout_test=holdout_test, deterministic=deterministic,
+                        from_scratch=from_scratch, on_plan=on_plan, time_budget=time_budget,
+                        devices=devices, num_nodes=num_nodes, distributed_strategy=distributed_strategy,
                         **train_overrides)
         except Interrupted as stop:
             stop.out = Path(out) if out is not None and not dry_run else None
@@ -652,14 +727,22 @@ def fit(
 
 def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out: Any, val: Any, test: Any,
          per_class: Any, seed: Any, read_options: Any, head: Any, remove_last: int, dry_run: bool, resume: bool,
-         progress: Any, baselines: Any, holdout_test: Any, deterministic: bool,
+         progress: Any, baselines: Any, holdout_test: Any, deterministic: bool, from_scratch: bool = False,
+         on_plan: Any = None, time_budget: "str | float | None" = None,
+         devices: int | str = 1, num_nodes: int = 1, distributed_strategy: str = "auto",
          **train_overrides: Any) -> "TrainResult | TransferPlan":
+    from transferkit.core import budget
     from transferkit.core.configure import configure
+    from transferkit.core.devices import distributed_settings, is_distributed
     from transferkit.core.outputs import check_out, prepare_out
+    from transferkit.core.plan_text import plan_data
     from transferkit.core.progress import Reporter
     from transferkit.core.seeding import seed_all
     from transferkit.core.select import select
 
+    started = budget.clock()  # the time budget counts from here
+    budget_s = budget.parse_budget(time_budget)  # a bad value is refused before any work
+    distributed = distributed_settings(devices, num_nodes, distributed_strategy)  # likewise
     reporter = progress if isinstance(progress, Reporter) else Reporter(progress)
     if out is not None:  # before the data are read and the backbone loaded: a wrong --out costs nothing
         local_model = [model] if isinstance(model, (str, Path)) and Path(str(model)).exists() else []
@@ -671,7 +754,7 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     # Seeded before the backbone is built: weights a checkpoint lacks are initialised at random.
     seed_all(seed if seed is not None else int(train_overrides.get("seed", 0)))
     reporter.step(f"loading the {domain} model")
-    selection = select(domain, model, preset)
+    selection = select(domain, model, preset, from_scratch=from_scratch)
     if seed is not None:
         train_overrides["seed"] = seed
     cfg_seed = train_overrides.get("seed", selection.preset.train.seed)
@@ -680,10 +763,34 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     splits = prepare_splits(selection.domain, data, val=val, test=test, per_class=per_class, seed=cfg_seed,
                             val_fraction=val_fraction, read_options=read_options, holdout_test=holdout_test)
     counts = splits.train.counts()
+    # Refused here, before any timing or training and in --dry-run: a model that cannot take these data.
+    selection.domain.check_plan(selection, splits)
+    budget_plan = None
+    requested = strategy or selection.preset.strategy
+    # The contrastive fit (a domain's few-label choice) has no epochs to stop between and no estimate in
+    # core/budget.py: the time budget plans only the core's strategies.
+    contrastive = requested == "contrastive" or (requested == "auto" and (selection.domain.auto_strategy(
+        selection.backbone, min(counts.values())) or ("",))[0] == "contrastive")
+    if budget_s is not None and not contrastive:  # time the model on these data, then choose the plan that fits
+        reporter.step(f"timing a few training steps on this machine for the {budget.format_seconds(budget_s)} "
+                      "time budget")
+        budget_plan = budget.plan_budget(selection, splits, sorted(counts), strategy, budget_s, train_overrides,
+                                         spent=budget.clock() - started, adapt=not is_distributed(distributed))
+    if budget_plan is not None:
+        selection.preset, strategy = budget_plan.preset, budget_plan.strategy
     seed_all(cfg_seed)  # the head is initialised in configure(): from the seed, not from whatever ran before
     tk_model = configure(selection, sorted(counts), strategy=strategy, head=head, remove_last=remove_last,
                          min_per_class=min(counts.values()), **train_overrides)
+    if budget_plan is not None:
+        tk_model.plan.reason, tk_model.plan.estimate = budget_plan.reason, budget_plan.estimate
+        tk_model.plan.notes += budget_plan.notes
+    tk_model.plan.data = plan_data(splits)
+    if on_plan is not None:  # the complete plan, shown before any training (the same text in --dry-run)
+        on_plan(tk_model.plan)
     if dry_run:
         return tk_model.plan
-    return train(tk_model, splits, out=out, resume=resume, read_options=read_options, progress=reporter,
-                 baselines=baselines, deterministic=deterministic)
+    # Training stops so that scoring and saving still fit in the budget (core/budget.py).
+    at = started + budget_s - budget_plan.reserve if budget_plan is not None and budget_s is not None else None
+    with budget.deadline(at):
+        return train(tk_model, splits, out=out, resume=resume, read_options=read_options, progress=reporter,
+                     baselines=baselines, deterministic=deterministic, **distributed)

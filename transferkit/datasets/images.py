@@ -18,14 +18,12 @@ from typing import Any
 
 from transferkit.core.data import Examples, Skipped, require_classes
 from transferkit.datasets.limits import PIXELS_ENV, max_pixels, too_large
-from transferkit.datasets.manifest import option_bool, read_manifest_rows
+from transferkit.datasets.manifest import is_manifest, option_bool, read_manifest_rows
+from transferkit.datasets.splits import SPLITS, split_folders
 from transferkit.errors import DataError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
-SPLIT_NAMES = ("train", "val", "test")
-# Accepted spellings of split folders, mapped to the names ``read(split=...)`` uses.
-_SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                  "dev": "val", "test": "test", "testing": "test"}
+SPLIT_NAMES = SPLITS  # the shared table: transferkit.datasets.splits
 
 # Placeholder images known to sit in public image sets in place of a deleted photo: (size, sha256).
 # Keyed by size first so that only files of exactly that size are hashed.
@@ -119,16 +117,8 @@ def check_image(path: Path, *, verify: bool = True, limit: int | None = None) ->
 
 
 def _split_dirs(root: Path) -> dict[str, Path]:
-    if not root.is_dir():
-        return {}
-    found: dict[str, Path] = {}
-    for child in sorted(root.iterdir()):
-        split = _SPLIT_ALIASES.get(child.name.lower())
-        if split and child.is_dir() and split not in found and any(
-            c.is_dir() and not _is_hidden(c) for c in child.iterdir()
-        ):
-            found[split] = child
-    return found
+    # A split folder counts when it holds class folders.
+    return split_folders(root, accept=lambda d: any(c.is_dir() and not _is_hidden(c) for c in d.iterdir()))
 
 
 def image_folder_splits(root: str | Path) -> list[str]:
@@ -274,7 +264,7 @@ def read_images(path: str | Path, *, split: str | None = None, options: dict[str
     label_col = options.pop("label_col", None) or "label"
     limit = max_pixels(options)
     path = Path(path)
-    if path.is_file() and path.suffix.lower() in (".csv", ".tsv"):
+    if is_manifest(path):
         return read_csv_manifest(path, path_col=path_col, label_col=label_col, verify=verify, limit=limit,
                                  allow_outside=option_bool(options.get("allow_outside", False),
                                                            name="allow_outside", file=path),

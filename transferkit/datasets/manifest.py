@@ -28,6 +28,19 @@ from transferkit.errors import DataError
 MANIFEST_SUFFIXES = (".csv", ".tsv")
 
 
+def is_manifest(path: str | Path) -> bool:
+    """Whether a reader should read ``path`` as a manifest: a ``.csv``/``.tsv`` that is not a folder. A missing
+    one counts, so that every domain reports it the same way (:func:`read_manifest_rows`: "manifest file not
+    found").
+
+    Example:
+        >>> is_manifest("missing/labels.csv"), is_manifest("data/")
+        (True, False)
+    """
+    path = Path(path)
+    return path.suffix.lower() in MANIFEST_SUFFIXES and not path.is_dir()
+
+
 @dataclass
 class ManifestRow:
     """One usable row: where it is in the file (``line``), the file it names and its label."""

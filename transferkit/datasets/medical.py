@@ -26,10 +26,10 @@ import numpy as np
 
 from transferkit.core.data import Examples, Skipped
 from transferkit.datasets.limits import VOXELS_ENV, max_voxels, too_large
-from transferkit.datasets.manifest import option_bool, read_manifest_rows
+from transferkit.datasets.manifest import is_manifest, option_bool, read_manifest_rows
+from transferkit.datasets.splits import SPLITS, split_folders
 from transferkit.errors import DataError
 
-SPLITS = ("train", "val", "test")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 DICOM_SUFFIXES = (".dcm", ".dicom")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -475,7 +475,7 @@ def folder_splits(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_dir():
         return []
-    found = [s for s in SPLITS if (path / s).is_dir()]
+    found = list(split_folders(path))
     return found if "train" in found else []
 
 
@@ -493,7 +493,7 @@ def read_class_folders(path: str | Path, split: str | None = None, *, limit: int
         split = split or "train"
         if split not in splits:
             raise DataError(f"no '{split}' folder", file=root, fix=f"this folder holds: {', '.join(splits)}")
-        root = root / split
+        root = split_folders(root)[split]
     class_dirs = _class_dirs(root)
     if not class_dirs or all(is_dicom_series(d) for d in class_dirs):
         raise DataError(
@@ -542,13 +542,13 @@ def read_medical(path: str | Path, *, split: str | None = None, options: dict[st
         {'malignant': 147, 'normal-benign': 399}
     """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not is_manifest(path):  # a missing manifest: the manifest reader says so
         raise DataError("no such file or folder", file=path, fix="check the --data path")
     name = _lower_name(path)
     limit = max_voxels(options)
     if path.is_file() and name.endswith(".npz"):
         return read_npz(path, split, limit=limit)
-    if path.is_file() and name.endswith((".csv", ".tsv")):
+    if is_manifest(path):
         if split not in (None, "train"):
             raise DataError(f"a CSV manifest holds one set, not a '{split}' split", file=path,
                             fix="pass the validation or test manifest with --val / --test")

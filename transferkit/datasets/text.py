@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from transferkit.core.data import Examples, Skipped
+from transferkit.datasets.splits import SPLIT_NAMES
 from transferkit.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
-SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation", "dev"), "test": ("test",)}
+# File stems and folders of each split: the shared table (transferkit.datasets.splits).
 
 # Header names recognised when the user names no column (compared lower-cased, '_' and '-' as spaces).
 LABEL_NAMES = (

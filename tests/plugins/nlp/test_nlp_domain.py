@@ -158,8 +158,9 @@ def test_tokenization_runs_once_per_set(nlp_registry, tiny_bert):
     assert domain.tokens.hits == hits + 1  # another set is tokenized on its own
 
 
-def test_dry_run_plan_on_few_labels_is_a_linear_probe(nlp_registry, tiny_bert, tmp_path):
+def test_dry_run_plan_on_few_labels_is_contrastive(nlp_registry, tiny_bert, tmp_path):
     path = Path(tmp_path) / "d.csv"
     path.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(10)))
     plan = tk.fit("nlp", path, model=tiny_bert, dry_run=True)
-    assert plan.strategy == "linear-probe" and [g.name for g in plan.groups][0] == "embeddings"
+    # A sentence encoder with few labels a class: SetFit-style pair fine-tuning (core/contrastive.py).
+    assert plan.strategy == "contrastive" and [g.name for g in plan.groups][0] == "embeddings"

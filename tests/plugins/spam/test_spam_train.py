@@ -64,8 +64,10 @@ def test_transformer_family_linear_probe_records_the_tfidf_baseline(spam_registr
     assert np.allclose(loaded.predict_proba(test.items[:20]), run.model.predict_proba(test.items[:20]), atol=1e-5)
 
 
-def test_the_generic_head_is_the_prior_of_the_specific_one(spam_registry, sms_small, tiny_bert, tmp_path):
-    """From an artifact, the plan says what is carried over, and the new head is pulled toward the old one."""
+def test_the_generic_head_is_a_candidate_prior_chosen_or_set_aside_by_cross_validation(spam_registry, sms_small,
+                                                                                       tiny_bert, tmp_path):
+    """From an encoder artifact, its head is offered as the prior; cross-validation on the new training labels
+    chooses between it and the labels alone, and the plan says which and by what score."""
     from transferkit.plugins.spam.adapt import load_prior
 
     train, _ = sms_small
@@ -75,17 +77,56 @@ def test_the_generic_head_is_the_prior_of_the_specific_one(spam_registry, sms_sm
     few = train.subset(list(range(0, 240, 12)) + list(range(240, 300, 6)))  # 20 ham, 10 spam
     adapted = tk.fit("spam", few, preset="spam/finance", model=tmp_path / "generic", out=tmp_path / "specific")
     plan = json.loads((tmp_path / "specific" / "transferkit.json").read_text())["plan"]
-    assert any("prior of the new one" in note for note in plan["notes"])
-    weight = adapted.model.head[-1].weight.detach().double().numpy()
-    new = weight[1] - weight[0]
-    scratch = tk.fit("spam", few, preset="spam/finance", model=tiny_bert).model.head[-1].weight.detach().double().numpy()
-    # closer to the generic head than a head fitted from scratch on the same 30 labels
-    assert np.linalg.norm(new - prior[0]) < np.linalg.norm((scratch[1] - scratch[0]) - prior[0])
+    note = next(n for n in plan["notes"] if n.startswith("generic to specific"))
+    assert "its linear head (as a prior)" in note and "cross-validation on the new training labels only" in note
+    rows = [row for row in adapted.history if "carry" in row]
+    assert {row["carry"] for row in rows} == {"alone", "prior"}  # no generic sample in an encoder artifact
+    chosen = [row for row in rows if row["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["cv_roc_auc"] == max(row["cv_roc_auc"] for row in rows)
+    assert f"{chosen[0]['carry']} (" in note
+
+
+SMALL_PRESET = """id = "test/spam-small"
+version = "1"
+domain = "spam"
+extends = "spam/generic"
+description = "spam/generic with 2 x 1,024 hashed columns: small and fast for tests"
+
+[preprocess]
+hash_bits = 10
+"""
+
+
+def test_a_tfidf_artifact_keeps_a_bounded_sample_that_the_specific_model_replays(spam_registry, sms_rows,
+                                                                                 sms_tools, tmp_path):
+    """The generic TF-IDF artifact lists a sample of its training rows; adapting from it offers all four
+    carry-overs to cross-validation, and the chosen one is in the plan."""
+    from transferkit.core.data import Examples
+    from transferkit.plugins.spam.carry import SAMPLE_FILE, load_sample
+
+    sms_slice, _ = sms_tools
+    preset = tmp_path / "small.toml"
+    preset.write_text(SMALL_PRESET, encoding="utf-8")
+    generic_rows, few_rows = sms_slice(sms_rows, 200, 40), sms_slice(sms_rows, 40, 12, offset=200)
+    examples = lambda rows: Examples([t for _, t in rows], [label for label, _ in rows], "sms")  # noqa: E731
+    tk.fit("spam", examples(generic_rows), preset=preset, model="spam/tfidf-linear", out=tmp_path / "generic")
+    meta = json.loads((tmp_path / "generic" / "transferkit.json").read_text())
+    assert SAMPLE_FILE in meta["files"]
+    counts, labels = load_sample(tmp_path / "generic")
+    assert counts.shape == (len(labels), 2048) and 0 < len(labels) <= 240 and set(labels) == {0, 1}
+    adapted = tk.fit("spam", examples(few_rows), preset=preset, model=tmp_path / "generic")
+    rows = [row for row in adapted.history if "carry" in row]
+    assert {row["carry"] for row in rows} == {"alone", "prior", "replay", "augment"}
+    note = next(n for n in adapted.model.plan.notes if n.startswith("generic to specific"))
+    assert f"a sample of {len(labels):,} of its training messages" in note
+    chosen = next(row for row in rows if row["chosen"])
+    assert f"{chosen['carry']} (" in note and f"scored {chosen['cv_roc_auc']:.4f}" in note
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known shortfall: across SMS and e-mail the generic prior does not reliably "
-                   "help (benchmarks/spam.py); on this slice adapted 0.898 vs alone 0.904 macro-F1")
+@pytest.mark.xfail(strict=True, reason="known shortfall: a generic SMS filter does not help Enron e-mail; "
+                   "cross-validation on the 200 labels sets it aside (carry-over 'alone' on 3 of 3 seeds in "
+                   "benchmarks/spam.py, see docs/spam.md), so adapted is not better than alone")
 def test_generic_to_specific_on_real_mail_beats_the_same_labels_alone(spam_registry, sms_rows, enron, tmp_path):
     """A generic TF-IDF filter trained on SMS, adapted with 200 labelled Enron e-mails, against the same 200
     e-mails alone; both scored on 600 held-out Enron e-mails (fixed seeds, nothing chosen on them)."""

@@ -7,13 +7,12 @@ the MONAI transform chain in :mod:`.transforms`, the networks in :mod:`.models`,
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from transferkit.core.data import Examples
 from transferkit.core.domain import Domain
-from transferkit.core.specs import ModelSource, Preset, missing_modules
+from transferkit.core.specs import WEIGHTS_ENV, ModelSource, Preset, missing_modules
 from transferkit.datasets import medical as readers
 from transferkit.errors import DataError, UsageError
 from transferkit.plugins.medical.settings import AUGMENT_KEYS, PREPROCESS_KEYS, AugmentSettings, PreprocessSettings
@@ -24,15 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from transferkit.core.backbone import Backbone
 
 log = logging.getLogger("transferkit")
-WEIGHTS_ENV = "TRANSFERKIT_WEIGHTS_DIR"
 CACHE_BUDGET_BYTES = 2 * 1024**3
-
-
-def weights_dir() -> Path:
-    """Where catalog entries of kind ``local`` look for weight files: ``$TRANSFERKIT_WEIGHTS_DIR``,
-    else ``~/.cache/transferkit/weights``."""
-    value = os.environ.get(WEIGHTS_ENV)
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "transferkit" / "weights"
 
 
 def load_local(path: Path) -> "Backbone":
@@ -125,9 +116,7 @@ class MedicalDomain(Domain):
                 image_size=options.get("image_size"),
             )
         if source.kind in ("local", "bundle"):
-            path = Path(os.path.expandvars(source.location)).expanduser()
-            if not path.is_absolute():
-                path = weights_dir() / path
+            path = source.local_path()  # the rule `transferkit models` reports availability with
             if not path.exists():
                 raise UsageError(
                     f"the weights of '{source.id}' are not on this machine",
@@ -195,8 +184,97 @@ class MedicalDomain(Domain):
     def has_random_augmentation(self, preset: Preset) -> bool:
         return AugmentSettings.parse(preset.augment, source=preset.source or preset.id).is_random()
 
+    def describe_preprocessing(self, backbone: "Backbone", preset: Preset) -> list[str]:
+        """Dimensions and size, intensity scaling, channels, the network's normalisation and augmentation."""
+        pre = PreprocessSettings.parse(preset.preprocess, source=preset.source or preset.id)
+        # The backbone contract (core/backbone.py): what the network takes, read without importing MONAI.
+        dims = int(backbone.spatial_dims)
+        size = list(pre.image_size or backbone.default_image_size or [])
+        side = " x ".join(str(v) for v in (size * dims if len(size) == 1 else size)) or "their own size"
+        how = "padded or center-cropped (scale kept)" if pre.resize_mode == "pad_crop" else \
+            f"resized ({pre.interpolation or ('trilinear' if dims == 3 else 'bilinear')})"
+        lines = [f"{dims}D {'volumes' if dims == 3 else 'images'} {how} to {side}"]
+        if dims == 3 and (pre.orientation or pre.spacing):
+            lines.append("volumes " + ", ".join(part for part in (
+                f"reoriented to {pre.orientation}" if pre.orientation else "",
+                f"resampled to {' x '.join(f'{v:g}' for v in pre.spacing)} mm voxels" if pre.spacing else "") if part))
+        lo, hi = pre.intensity_range or (0, 0)
+        p_lo, p_hi = pre.percentiles
+        lines.append("intensity: " + {
+            "auto": f"8-bit images / 255, others percentiles {p_lo:g}-{p_hi:g} mapped to 0..1",
+            "range": f"window [{lo:g}, {hi:g}] mapped to 0..1, clipped",
+            "percentile": f"percentiles {p_lo:g}-{p_hi:g} mapped to 0..1, clipped",
+            "zscore": "mean 0, standard deviation 1 over non-zero voxels",
+            "none": "as stored"}[pre.intensity])
+        channels = int(backbone.in_channels)
+        lines.append(f"channels: {pre.channels}, {channels} into the network")
+        scale = float(backbone.input_scale)
+        mean, std = list(backbone.input_mean), list(backbone.input_std)
+        if scale != 1.0 or any(mean) or any(v != 1.0 for v in std):
+            lines.append(f"normalised for the network: x * {scale:g}, then (x - [{' '.join(f'{v:.1f}' for v in mean)}])"
+                         f" / [{' '.join(f'{v:.1f}' for v in std)}]")
+        if pre.feature_scales or pre.feature_norm != "none":
+            lines.append(f"features: averaged over input sizes {pre.feature_scales or size}, "
+                         f"normalisation {pre.feature_norm}")
+        aug = AugmentSettings.parse(preset.augment, source=preset.source or preset.id)
+        parts = [f"flips of axes {list(aug.flip_axes)} ({aug.flip_prob:g})" if aug.flip_axes and aug.flip_prob else "",
+                 "90-degree rotations" if aug.rotate90 else "",
+                 f"rotation up to {aug.rotate_degrees:g} degrees" if aug.rotate_degrees else "",
+                 f"zoom {aug.zoom:g}" if aug.zoom else "",
+                 f"intensity shift {aug.intensity_shift:g}" if aug.intensity_shift else "",
+                 f"intensity scale {aug.intensity_scale:g}" if aug.intensity_scale else "",
+                 f"contrast {aug.contrast:g}" if aug.contrast else "",
+                 f"gamma {aug.gamma:g}" if aug.gamma else "",
+                 f"colour jitter {aug.colour_jitter:g}" if aug.colour_jitter else "",
+                 f"noise {aug.noise_std:g}" if aug.noise_std else ""]
+        lines.append("augmentation (training only): " + (", ".join(p for p in parts if p) or "none"))
+        return lines
+
+    def check_plan(self, selection: Any, splits: Any) -> None:
+        """Refuse a 3D preset or network on 2D images (and the reverse) before any training."""
+        preset, backbone = selection.preset, selection.backbone
+        where = preset.source or preset.id
+        net = int(backbone.spatial_dims)
+        wanted = PreprocessSettings.parse(preset.preprocess, source=where).spatial_dims
+        if wanted is not None and wanted != net:
+            raise UsageError(f"preset '{preset.id}' is for {wanted}D data but the network is {net}D",
+                             file=where, field="preprocess.spatial_dims",
+                             fix="choose a model of the same dimension (--model), or another preset")
+        for split in (splits.train, splits.val, splits.test):
+            dims = _data_dims(split) if split is not None and len(split) else None
+            if dims is not None and dims != net:
+                what = "2D images" if dims == 2 else "3D volumes"
+                fix = ("use a 2D preset (e.g. --preset medical/general) or a 2D --model" if dims == 2 else
+                       "use --preset medical/ct-3d (or a 3D --model) for volumes")
+                raise UsageError(f"the data are {what} but preset '{preset.id}' trains a {net}D network",
+                                 file=split.source, field="preset", fix=fix)
+
     def validate_preset(self, preset: Preset) -> None:
         super().validate_preset(preset)
         source = preset.source or preset.id
         PreprocessSettings.parse(preset.preprocess, source=source)
         AugmentSettings.parse(preset.augment, source=source)
+
+
+def _data_dims(examples: Examples) -> int | None:
+    """2 or 3: the spatial dimensions of ``examples``, from the reader's record or the first item's header;
+    None when that would take decoding the data (a raw .npy, an array without a record)."""
+    if examples.meta.get("spatial_dims") in (2, 3):  # MedMNIST .npz: the reader knows
+        return int(examples.meta["spatial_dims"])
+    item = examples.items[0]
+    if not isinstance(item, (str, Path)):
+        return None
+    path = Path(item)
+    kind = readers.item_kind(path)
+    if kind == "image":
+        return 2
+    if kind == "dicom-series":
+        return 3
+    if kind == "nifti":
+        try:
+            shape = readers.declared_shape(path, kind)
+        except Exception:  # noqa: BLE001 - an unreadable header is reported, with its file, when it is read
+            return None
+        # A 2D image stored as a one-slice volume (an X-ray in NIfTI) goes into a 2D network.
+        return 2 if len(shape) == 2 or (len(shape) == 3 and shape[-1] == 1) else 3
+    return None

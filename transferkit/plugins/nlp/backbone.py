@@ -3,9 +3,9 @@
 Layer groups are the embeddings and each encoder layer (plus a final norm where a model has one), so
 freezing, gradual unfreezing and layer-wise learning-rate decay work per transformer layer. The
 pretrained pooler (BERT's next-sentence-prediction dense+tanh) is removed: pooling is CLS or mean over
-the last hidden states, and the head transferkit adds does the rest. The pooler rule, LoRA targets and
-rebuilding are shared with vision's image models (:mod:`transferkit.core.hf_backbone`); the core applies
-LoRA adapters (:mod:`transferkit.core.lora`).
+the last hidden states, and the head transferkit adds does the rest. Layer groups, the pooler rule, LoRA
+targets and rebuilding are shared with vision's image models (:mod:`transferkit.core.hf_backbone`); the
+core applies LoRA adapters (:mod:`transferkit.core.lora`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from transferkit.core.backbone import layer_group
 from transferkit.core.hf_backbone import HFBackbone, drop_pooler
+from transferkit.core.hf_backbone import pool_tokens as pool
 from transferkit.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,38 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 POOLINGS = ("cls", "mean", "max")
 
-# Top-level modules outside the encoder layers that sit *above* them (a final norm, a pooler).
-_TOP_NAMES = ("final", "ln_f", "norm_out", "pooler")
 
-
-def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """Reduce ``hidden[batch, tokens, dim]`` to ``[batch, dim]`` over the tokens where ``mask`` is 1.
-
-    Example:
-        >>> h = torch.tensor([[[1.0], [3.0], [100.0]]]); m = torch.tensor([[1, 1, 0]])
-        >>> pool(h, m, "mean").tolist(), pool(h, m, "cls").tolist(), pool(h, m, "max").tolist()
-        ([[2.0]], [[1.0]], [[3.0]])
-    """
-    if pooling == "cls":
-        return hidden[:, 0]
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    if pooling == "mean":
-        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-    if pooling == "max":
-        return hidden.masked_fill(weights == 0, torch.finfo(hidden.dtype).min).max(1).values
-    raise UsageError(f"unknown pooling '{pooling}'", field="head.pooling", fix=f"use one of {', '.join(POOLINGS)}")
-
-
-def _encoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
-    # The transformer blocks are the longest ModuleList (encoder.layer in BERT/RoBERTa/DeBERTa,
-    # transformer.layer in DistilBERT): no per-architecture table to keep up to date.
-    best: tuple[str, nn.ModuleList] | None = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.ModuleList) and len(module) and (best is None or len(module) > len(best[1])):
-            best = (name, module)
-    if best is None:
-        raise UsageError(f"cannot find the encoder layers of {type(model).__name__}", fix="use a BERT-like encoder")
-    return best
+def _encoder_layers(backbone: HFBackbone) -> nn.Module:
+    _, layers = backbone.encoder_blocks()
+    if layers is None:
+        raise UsageError(f"cannot find the encoder layers of {type(backbone.model).__name__}",
+                         fix="use a BERT-like encoder")
+    return layers
 
 
 class TextBackbone(HFBackbone):
@@ -114,28 +89,6 @@ class TextBackbone(HFBackbone):
                 group.eval()
         return self
 
-    # ------------------------------------------------------------------ groups
-    def layer_groups(self) -> list[nn.Module]:
-        """embeddings, layer.0 ... layer.N-1 (and a final norm when the model has one), bottom to top."""
-        layers_name, layers = _encoder_layers(self.model)
-        embeddings = getattr(self.model, "embeddings", None)
-        bottom: list[nn.Module] = [embeddings] if embeddings is not None else []
-        top: list[nn.Module] = []
-        claimed = {id(m) for m in bottom} | {id(layers)}
-        # Everything else that holds parameters (DeBERTa's relative-position embeddings, a final norm)
-        # joins the embeddings below the layers, or the top when its name says it comes after them.
-        for name, module in self.model.named_modules():
-            if not name or any(id(m) in claimed for m in _ancestors(self.model, name)):
-                continue
-            if any(True for _ in module.parameters(recurse=False)):
-                (top if any(t in name for t in _TOP_NAMES) else bottom).append(module)
-                claimed.add(id(module))
-        groups = [layer_group("embeddings", *bottom)]
-        groups += [layer_group(f"{layers_name}.{i}", layer) for i, layer in enumerate(layers)]
-        if top:
-            groups.append(layer_group("final", *top))
-        return groups
-
     def truncate(self, n: int) -> None:
         """Remove the top ``n`` encoder layers (``remove_last``): features then come from a lower layer.
 
@@ -144,7 +97,7 @@ class TextBackbone(HFBackbone):
         """
         if not n:
             return
-        _, layers = _encoder_layers(self.model)
+        layers = _encoder_layers(self)
         if n >= len(layers):
             raise UsageError(
                 f"remove_last={n} would remove all {len(layers)} encoder layers",
@@ -164,15 +117,6 @@ class TextBackbone(HFBackbone):
             "model_limit": self.model_limit,
             "tokenizer": "tokenizer",
         }
-
-
-def _ancestors(root: nn.Module, name: str) -> list[nn.Module]:
-    """The module called ``name`` and every module above it (excluding ``root``)."""
-    found = []
-    parts = name.split(".")
-    for end in range(1, len(parts) + 1):
-        found.append(root.get_submodule(".".join(parts[:end])))
-    return found
 
 
 def model_token_limit(model: nn.Module, tokenizer: Any) -> int:

@@ -12,11 +12,13 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from transferkit.core.augment_spec import Table, augment_model, check_table, option, table_keys
 from transferkit.core.data import Examples
 from transferkit.core.domain import Domain
 from transferkit.core.specs import ModelSource, Preset
+from transferkit.datasets.splits import split_folders
 from transferkit.datasets.text import read_text_folder, read_text_table, split_files
 from transferkit.errors import DataError, MissingDependencyError, UsageError
 
@@ -124,16 +126,30 @@ def _check_folder(folder: Path) -> None:
         )
 
 
+class NLPPreprocess(Table):
+    """An nlp preset's ``[preprocess]`` table."""
+
+    max_length: int | None = option(None, "tokens per text, special tokens included; longer texts are cut (at most "
+                                    "the model's limit)", "an integer >= 8, e.g. 256", ge=8)
+    # tokenize.TRUNCATIONS (that module imports torch; a test keeps the two equal).
+    truncation: Literal["right", "left", "head+tail"] = option(
+        "right", "which tokens a long text keeps: right (its start), left (its end), head+tail (both)",
+        "'right', 'left' or 'head+tail'")
+    normalize_whitespace: bool = option(False, "collapse runs of spaces, tabs and newlines into one space "
+                                        "(true/false)", "true or false")
+    mask_urls: bool = option(False, "replace URLs and e-mail addresses with [URL] and [EMAIL] (true/false)",
+                             "true or false")
+
+
+# The augmentation nlp implements, from the shared vocabulary.
+NLPAugment = augment_model("NLPAugment", ["token_dropout"])
+
+
 class NLPDomain(Domain):
     """Text classification by transfer from a pretrained transformer encoder."""
 
-    preprocess_keys = {
-        "max_length": "tokens per text, special tokens included; longer texts are cut (at most the model's limit)",
-        "truncation": "which tokens a long text keeps: right (its start), left (its end), head+tail (both)",
-        "normalize_whitespace": "collapse runs of spaces, tabs and newlines into one space (true/false)",
-        "mask_urls": "replace URLs and e-mail addresses with [URL] and [EMAIL] (true/false)",
-    }
-    augment_keys = {"token_dropout": "probability of dropping each token of a training text (0 turns it off)"}
+    preprocess_keys = table_keys(NLPPreprocess)
+    augment_keys = table_keys(NLPAugment)
 
     def __init__(self, spec: Any):
         super().__init__(spec)
@@ -171,9 +187,10 @@ class NLPDomain(Domain):
                 )
             return read_text_table(files[wanted], min_classes=min_classes, **opts)
         wanted = split or "train"
-        if (path / wanted).is_dir():
-            path = path / wanted  # data/train/<label>/*.txt; a bare data/<label>/ is read as it is
-        elif split and any((path / s).is_dir() for s in ("train", "val", "test")):
+        folders = split_folders(path)  # train/, val/ (or valid/, validation/, dev/), test/
+        if wanted in folders:
+            path = folders[wanted]  # data/train/<label>/*.txt; a bare data/<label>/ is read as it is
+        elif split and folders:
             raise DataError(f"no '{split}' sub-folder", file=path, fix=f"add {path / split}/<label>/*.txt")
         text_opts = {k: v for k, v in opts.items() if k == "encoding"}
         return read_text_folder(path, min_classes=min_classes, **text_opts)
@@ -182,14 +199,15 @@ class NLPDomain(Domain):
         path = Path(path)
         found = set(split_files(path))
         if path.is_dir():
-            found |= {s for s in ("train", "val", "test") if (path / s).is_dir()}
+            found |= set(split_folders(path))
         return sorted(found)
 
     def parse_inputs(self, raw: list[str]) -> list[Any]:
-        """Command-line inputs of ``transferkit predict`` are the texts themselves."""
-        if not raw or any(not str(text).strip() for text in raw):
-            raise UsageError("empty text given to predict", fix='pass the texts in quotes: predict MODEL "some text"')
-        return [str(text) for text in raw]
+        """Texts to classify; an existing ``.txt`` file gives one text per line (the core rule for text domains:
+        a path is read, never classified as a string)."""
+        from transferkit.core.inputs import read_text_lines, text_inputs
+
+        return text_inputs(raw, read_path=read_text_lines, file_suffixes=(".txt", ".csv", ".tsv", ".jsonl"))
 
     # ---------------------------------------------------------------- models
     def load_backbone(self, source: ModelSource | Path, preset: Preset) -> "TextBackbone":
@@ -316,6 +334,54 @@ class NLPDomain(Domain):
 
         return collate_encoded(batch)
 
+    # ---------------------------------------------------------------- few labels: contrastive (SetFit)
+    @staticmethod
+    def is_sentence_encoder(backbone: Any) -> bool:
+        """A transformer encoder pooled to one vector per text: what the contrastive strategy tunes."""
+        from transferkit.plugins.nlp.backbone import TextBackbone
+
+        return isinstance(backbone, TextBackbone)
+
+    def auto_strategy(self, backbone: Any, min_per_class: int | None) -> tuple[str, str] | None:
+        """Few labels a class on a sentence encoder: ``contrastive`` (core/contrastive.py), else the core's rule."""
+        from transferkit.core.contrastive import auto_choice
+
+        return auto_choice(min_per_class) if self.is_sentence_encoder(backbone) else None
+
+    def describe_head_fit(self, model: Any) -> str | None:
+        if model.plan.strategy == "contrastive" and self.is_sentence_encoder(model.backbone):
+            from transferkit.core.contrastive import describe
+
+            return describe(model)
+        return None
+
+    def fit_head(self, model: Any, splits: Any, targets: tuple[Any, Any], cfg: dict[str, Any],
+                 run_dir: Path) -> "tuple[list[dict[str, Any]], Any, list[str]] | None":
+        """The contrastive strategy is fitted here (pairs, then a logistic head); the others by the core."""
+        if model.plan.strategy == "contrastive" and self.is_sentence_encoder(model.backbone):
+            from transferkit.core.contrastive import fit_contrastive
+
+            return fit_contrastive(model, splits, targets, cfg, run_dir)
+        return None
+
+    def describe_preprocessing(self, backbone: "TextBackbone", preset: Preset) -> list[str]:
+        """Cleaning, tokenizer, length and truncation, pooling and the training-time token dropout, for the plan."""
+        settings = self.text_settings(backbone, preset)
+        keeps = {"right": "its start", "left": "its end", "head+tail": "its start and end"}
+        cleaning = [name for name, on in (("whitespace collapsed", settings["normalize_whitespace"]),
+                                          ("URLs and e-mail addresses masked", settings["mask_urls"])) if on]
+        tokenizer = backbone.tokenizer
+        lines = [f"text cleaning: {', '.join(cleaning)}"] if cleaning else []
+        lines += [f"tokenizer: {type(tokenizer).__name__}, {len(tokenizer):,} tokens",
+                  f"at most {settings['max_length']} tokens per text (model limit {backbone.model_limit}); a longer "
+                  f"text keeps {keeps.get(settings['truncation'], settings['truncation'])}",
+                  "sentence vector: " + {"cls": "the first token's vector (CLS)", "mean": "the mean of the token vectors",
+                                         "max": "the maximum of the token vectors"}.get(backbone.pooling, backbone.pooling)]
+        dropout = float(preset.augment.get("token_dropout", 0.0) or 0.0)
+        if dropout:
+            lines.append(f"augmentation (training only): token dropout {dropout:g}")
+        return lines
+
     @staticmethod
     def text_settings(backbone: "TextBackbone", preset: Preset) -> dict[str, Any]:
         """Tokenization settings: the preset's ``[preprocess]`` over the model's defaults, capped at its limit."""
@@ -331,22 +397,9 @@ class NLPDomain(Domain):
     def validate_preset(self, preset: Preset) -> None:
         """Known keys (the base class), and values of the right type and range."""
         super().validate_preset(preset)
-        from transferkit.plugins.nlp.tokenize import TRUNCATIONS
-
         where = preset.source or preset.id
-        pre, aug = preset.preprocess, preset.augment
-        max_length = pre.get("max_length")
-        if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 8):
-            raise UsageError(f"max_length must be an integer >= 8, got {max_length!r}", file=where,
-                             field="preprocess.max_length", fix="e.g. max_length = 256")
-        if "truncation" in pre and pre["truncation"] not in TRUNCATIONS:
-            raise UsageError(f"unknown truncation {pre['truncation']!r}", file=where, field="preprocess.truncation",
-                             fix=f"allowed values: {', '.join(TRUNCATIONS)}")
-        for key in ("normalize_whitespace", "mask_urls"):
-            if key in pre and not isinstance(pre[key], bool):
-                raise UsageError(f"{key} must be true or false", file=where, field=f"preprocess.{key}")
-        dropout = aug.get("token_dropout", 0.0)
-        if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 0.5:
-            raise UsageError(f"token_dropout must be in [0, 0.5), got {dropout!r}", file=where,
-                             field="augment.token_dropout", fix="e.g. token_dropout = 0.1")
-
+        # Only nlp's own keys: a domain that extends nlp (spam) checks the keys it adds itself.
+        check_table(NLPPreprocess, {k: v for k, v in preset.preprocess.items() if k in NLPPreprocess.model_fields},
+                    section="preprocess", source=where)
+        check_table(NLPAugment, {k: v for k, v in preset.augment.items() if k in NLPAugment.model_fields},
+                    section="augment", source=where)

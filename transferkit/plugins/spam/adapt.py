@@ -1,5 +1,6 @@
-"""Fitting the spam domain's linear heads inside a run: TF-IDF or encoder features, the prior taken from an
-earlier spam artifact (generic to specific), calibration, and the TF-IDF baseline on the same split.
+"""Fitting the spam domain's linear heads inside a run: TF-IDF or encoder features, what is carried over
+from an earlier spam artifact (generic to specific: its head as a prior, its stored training sample; the
+choice is made by cross-validation in :mod:`.carry`), calibration, and the TF-IDF baseline on the same split.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from transferkit.core.model import TransferModel
+    from transferkit.plugins.spam.carry import GenericData
     from transferkit.plugins.spam.linear import LinearFit
 
 BASELINE = "spam/tfidf-linear"
@@ -44,9 +46,23 @@ def load_prior(parent: Path, labels: list[str], feature_dim: int) -> tuple[np.nd
     return weight[1] - weight[0], float(bias[1] - bias[0])
 
 
-def plan_note(model: "TransferModel", *, fitted_here: bool, prior: bool = False,
-              prior_weight: float | None = None) -> str | None:
-    """What generic-to-specific carries over from the earlier artifact, in the plan's words."""
+def load_generic_sample(parent: Path, labels: list[str], backbone: Any) -> "GenericData | None":
+    """The bounded sample of ``parent``'s training rows (TF-IDF artifacts keep one), as TF-IDF rows of
+    ``backbone`` (the parent's own hashing and idf), when its labels are these labels."""
+    import json
+
+    from transferkit.plugins.spam.carry import GenericData, load_sample
+
+    meta = json.loads((parent / "transferkit.json").read_text(encoding="utf-8"))
+    sample = load_sample(parent) if list(meta.get("labels", [])) == list(labels) else None
+    if sample is None or sample[0].shape[1] != backbone.feature_dim or len(np.unique(sample[1])) < 2:
+        return None
+    return GenericData(backbone.sparse(counts=sample[0]), sample[1])
+
+
+def plan_note(model: "TransferModel", *, fitted_here: bool, prior: bool = False, generic: Any = None,
+              choice: Any = None) -> str | None:
+    """What generic to specific carries over from the earlier artifact, in the plan's words."""
     from transferkit.plugins.spam.domain import is_tfidf
 
     parent = parent_artifact(model)
@@ -56,14 +72,13 @@ def plan_note(model: "TransferModel", *, fitted_here: bool, prior: bool = False,
         return (f"generic to specific: starts from the fine-tuned encoder of {parent}; the new head is trained "
                 "from scratch on it (use strategy linear-probe to keep the earlier head as a prior)")
     kept = "its TF-IDF columns and idf are kept" if is_tfidf(model.backbone) else "its encoder is kept frozen"
-    if prior:
-        weight = "" if prior_weight is None else (
-            f"; validation data kept {prior_weight:g} of the generic weights as the prior" if prior_weight else
-            "; validation data set the generic weights aside (prior weight 0): they did not help on this mail")
-        return (f"generic to specific: starts from {parent}: {kept}, and its linear head is the prior of the new "
-                "one (L2 penalty toward the generic weights; the prior's weight and C, chosen on validation data, "
-                f"set how far the new labels may move it){weight}")
-    return f"generic to specific: starts from {parent}: {kept}; its head does not fit these labels, so no prior"
+    offered = (["its linear head (as a prior)"] if prior else []) + (
+        [f"a sample of {len(generic):,} of its training messages (to replay, or to augment features)"]
+        if generic is not None else [])
+    if not offered:
+        return f"generic to specific: starts from {parent}: {kept}; its head does not fit these labels, so no prior"
+    chosen = f"; {choice.note()}" if choice is not None else ""
+    return f"generic to specific: starts from {parent}: {kept}; carried over: {' and '.join(offered)}{chosen}"
 
 
 def _write_head(model: "TransferModel", fit: "LinearFit") -> None:
@@ -98,6 +113,7 @@ def fit_spam_head(
     model: "TransferModel", splits: Any, targets: tuple[np.ndarray, np.ndarray], cfg: dict[str, Any], run_dir: Path
 ) -> tuple[list[dict[str, Any]], np.ndarray, list[str]]:
     """Fit the model's linear head on TF-IDF or frozen-encoder features; returns (history, val probs, notes)."""
+    from transferkit.plugins.spam.carry import reservoir
     from transferkit.plugins.spam.domain import is_tfidf
     from transferkit.plugins.spam.linear import fit_binary
 
@@ -129,16 +145,22 @@ def fit_spam_head(
     prior = load_prior(parent, model.labels, model.backbone.feature_dim) if parent is not None else None
     if prior is not None and scaler is not None:  # the prior in the standardised space the model is fitted in
         prior = (prior[0] * scaler.scale_, prior[1] + float(prior[0] @ scaler.mean_))
+    generic = None
+    if parent is not None and scaler is None:
+        generic = load_generic_sample(parent, model.labels, model.backbone)
     fit = fit_binary(x_train, y_train, x_val, y_val, metric=cfg["metric"], class_weight=cfg["class_weights"],
-                     prior=prior)
+                     prior=prior, generic=generic)
+    if scaler is None:  # what this model carries to the next one: a bounded sample of its training rows
+        model.backbone.training_sample = reservoir(counts, y_train)
     val_probs = fit.probs(x_val)
     if scaler is not None:  # fold the standardisation into the weights: the head reads raw features
         fit.intercept -= float((fit.coef * scaler.mean_ / scaler.scale_).sum())
         fit.coef = fit.coef / scaler.scale_
     _write_head(model, fit)
-    notes.append(f"linear head on {kind}: logistic regression, C={fit.C:g} chosen on validation {cfg['metric']}; "
+    how = "by cross-validation on the training labels" if fit.carry is not None else f"on validation {cfg['metric']}"
+    notes.append(f"linear head on {kind}: logistic regression, C={fit.C:g} chosen {how}; "
                  f"probabilities calibrated: {fit.calibration}")
-    note = plan_note(model, fitted_here=True, prior=prior is not None, prior_weight=fit.prior_weight)
+    note = plan_note(model, fitted_here=True, prior=prior is not None, generic=generic, choice=fit.carry)
     if note:
         model.plan.notes.append(note)
         notes.append(note)

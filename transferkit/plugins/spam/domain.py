@@ -110,7 +110,9 @@ def looks_like_a_message_file(value: str) -> bool:
         >>> looks_like_a_message_file("inbox/0001.eml"), looks_like_a_message_file("WIN a prize.txt now")
         (True, False)
     """
-    return not any(ch.isspace() for ch in value) and value.lower().endswith(MESSAGE_SUFFIXES)
+    from transferkit.core.inputs import looks_like_a_file_name
+
+    return looks_like_a_file_name(value, MESSAGE_SUFFIXES)
 
 
 class SpamDomain(NLPDomain):
@@ -141,19 +143,9 @@ class SpamDomain(NLPDomain):
     def parse_inputs(self, raw: list[str]) -> list[Any]:
         """Paths (an .eml file, an mbox, a Maildir or a folder of messages) become one item per message;
         anything else is a text to classify."""
-        items: list[Any] = []
-        for value in raw:
-            path = Path(str(value))
-            if len(str(value)) < 4096 and path.exists():
-                items += self._messages_at(path)
-            elif looks_like_a_message_file(str(value)):
-                raise DataError("no such file", file=value,
-                                fix="check the path; to classify a text that looks like a file name, add a space")
-            elif str(value).strip():
-                items.append(str(value))
-            else:
-                raise UsageError("empty text given to predict", fix='pass texts in quotes, or message files/folders')
-        return items
+        from transferkit.core.inputs import text_inputs  # the rule every text domain shares
+
+        return text_inputs(raw, read_path=self._messages_at, file_suffixes=MESSAGE_SUFFIXES)
 
     @staticmethod
     def _messages_at(path: Path) -> list[Message]:
@@ -187,6 +179,12 @@ class SpamDomain(NLPDomain):
     def save_backbone_files(self, backbone: "Backbone", folder: Path) -> None:
         if not is_tfidf(backbone):  # TF-IDF has no tokenizer: its state is the idf in model.safetensors
             super().save_backbone_files(backbone, folder)
+            return
+        sample = getattr(backbone, "training_sample", None)
+        if sample is not None:  # what a later model adapted from this one may replay (generic to specific)
+            from transferkit.plugins.spam.carry import save_sample
+
+            save_sample(folder, *sample)
 
     # ---------------------------------------------------------------- preprocessing
     @staticmethod
@@ -229,7 +227,42 @@ class SpamDomain(NLPDomain):
             raise UsageError(f"fields must be a non-empty list of {', '.join(FIELDS)}, got {fields!r}", file=where,
                              field="preprocess.fields", fix='e.g. fields = ["subject", "body"]')
 
+    def describe_preprocessing(self, backbone: "Backbone", preset: Preset) -> list[str]:
+        """The message fields read, then TF-IDF's n-grams and columns, or the nlp domain's tokenization."""
+        fields = list(preset.preprocess.get("fields", FIELDS))
+        lines = [f"message fields read: {', '.join(fields)}"]
+        if not is_tfidf(backbone):
+            return lines + super().describe_preprocessing(backbone, preset)
+        cfg = backbone.settings
+        (w0, w1), (c0, c1) = cfg["word_ngrams"], cfg["char_ngrams"]
+        return lines + [f"TF-IDF: word {w0}-{w1}-grams and character {c0}-{c1}-grams within words, hashed into "
+                        f"2^{cfg['hash_bits']} columns each; idf fitted on the training texts",
+                        f"the first {cfg['max_chars']:,} characters of each text; no tokenizer, no length limit "
+                        "in tokens"]
+
     # ---------------------------------------------------------------- training
+    def describe_head_fit(self, model: "TransferModel") -> str | None:
+        """The cases :meth:`fit_head` takes: TF-IDF (any strategy) and a two-class transformer linear probe."""
+        if model.plan.strategy == "contrastive" and not is_tfidf(model.backbone):
+            return super().describe_head_fit(model)  # the nlp domain's contrastive fit (SetFit's recipe)
+        tfidf = is_tfidf(model.backbone)
+        if len(model.labels) != 2 or (not tfidf and model.plan.strategy != "linear-probe"):
+            return None
+        from transferkit.plugins.spam.adapt import parent_artifact
+
+        features = "TF-IDF features" if tfidf else "frozen encoder features (standardised, computed once)"
+        prior = "; the earlier model's head is the prior" if parent_artifact(model) is not None else ""
+        return (f"logistic regression on {features}, C chosen on validation {model.plan.train.get('metric')}, "
+                f"probabilities calibrated{prior}")
+
+    def check_plan(self, selection: Any, splits: Any) -> None:
+        """TF-IDF's linear filter takes two classes: refused here rather than after the data are vectorized."""
+        labels = splits.train.classes
+        if is_tfidf(selection.backbone) and len(labels) != 2:
+            raise UsageError(f"spam/tfidf-linear is a two-class filter; the data have labels {labels}",
+                             file=splits.train.source,
+                             fix="use two labels (ham, spam), or a transformer model for more classes")
+
     def fit_head(self, model: "TransferModel", splits: Any, targets: tuple[Any, Any], cfg: dict[str, Any],
                  run_dir: Path) -> "tuple[list[dict[str, Any]], np.ndarray, list[str]] | None":
         """Fit the linear head here for TF-IDF (any strategy) and for a transformer's linear probe.
@@ -240,6 +273,8 @@ class SpamDomain(NLPDomain):
         from transferkit.plugins.spam.adapt import fit_spam_head, plan_note
 
         tfidf = is_tfidf(model.backbone)
+        if model.plan.strategy == "contrastive" and not tfidf:
+            return super().fit_head(model, splits, targets, cfg, run_dir)  # pairs, then a logistic head
         if not tfidf and model.plan.strategy != "linear-probe":
             note = plan_note(model, fitted_here=False)
             if note:

@@ -2,11 +2,10 @@
 with C chosen on validation data and probabilities calibrated by scikit-learn.
 
 Generic to specific: refitting a head from scratch on a few hundred new labels forgets what the generic
-model learned. Here the generic head is the *prior*: the penalty is ``||w - w_generic||^2`` instead of
-``||w||^2`` (maximum a posteriori adaptation, Chelba & Acero 2004), so with few labels the model stays near
-the generic one and moves only as far as the new labels ask; C, chosen on validation data, says how far.
-The prior itself is scaled by a weight chosen on validation data too (0, half, whole), so that a generic
-model from a very different kind of mail (SMS for e-mail) can be set aside when it does not help.
+model learned. :class:`PriorLogisticRegression` centres the penalty on the generic weights,
+``||w - w_generic||^2`` instead of ``||w||^2`` (maximum a posteriori adaptation, Chelba & Acero 2004); it is
+one of the carry-overs of :mod:`.carry`, among which :func:`fit_binary` chooses by cross-validation on the
+new training labels when there is an earlier model to carry over.
 """
 from __future__ import annotations
 
@@ -17,9 +16,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
-# How much of the earlier model is kept as the prior: 0 is "these labels alone", 1 the generic weights as
-# they are. Chosen on validation data with C, so a generic model that does not transfer is not forced on.
-PRIOR_WEIGHTS = (0.0, 0.5, 1.0)
 
 
 class PriorLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -102,7 +98,7 @@ class LinearFit:
     C: float
     calibration: str
     history: list[dict[str, Any]] = field(default_factory=list)
-    prior_weight: float | None = None  # the share of the earlier model kept as the prior (None: no prior)
+    carry: Any = None  # the carry.CarryChoice of generic to specific (None: no earlier model)
 
     def log_odds(self, x: Any) -> np.ndarray:
         return np.asarray(x @ self.coef).ravel() + self.intercept
@@ -131,16 +127,20 @@ def fit_binary(
     metric: str = "f1_macro",
     class_weight: str | None = None,
     prior: tuple[np.ndarray, float] | None = None,
+    generic: Any = None,
     grid: tuple[float, ...] = C_GRID,
     folds: int = 3,
 ) -> LinearFit:
-    """Choose C on validation data, then fit and calibrate (Platt sigmoid, cross-validated on train).
+    """Choose the model, then fit and calibrate it (Platt sigmoid, cross-validated on train).
 
-    ``prior`` (coef, intercept) pulls the weights toward an earlier model's, scaled by a weight in
-    :data:`PRIOR_WEIGHTS` chosen with C. Calibration is scikit-learn's
-    ``CalibratedClassifierCV(method="sigmoid", ensemble=False)``: the classifier is fitted on all training
-    data and a sigmoid ``1 / (1 + exp(a f + b))`` is fitted on its cross-validated scores ``f``; the result
-    is still linear in the features, so it is stored as the model's linear head.
+    Without an earlier model, C is chosen on the validation data by ``metric``. With one (``prior``: its
+    head's (coef, intercept); ``generic``: a :class:`~.carry.GenericData` sample of its training rows), the
+    way of carrying it over, its strength and C are chosen together by cross-validation on the training
+    labels only (:func:`~.carry.choose_carry_over`, AUROC), "these labels alone" being one candidate.
+    Calibration is scikit-learn's ``CalibratedClassifierCV(method="sigmoid", ensemble=False)``: the
+    classifier is fitted on all training data and a sigmoid ``1 / (1 + exp(a f + b))`` is fitted on its
+    cross-validated scores ``f``; the result is still linear in the features, so it is stored as the
+    model's linear head.
 
     Example:
         >>> rng = np.random.default_rng(0); x = rng.normal(size=(80, 3)); y = (x[:, 0] > 0).astype(int)
@@ -150,41 +150,40 @@ def fit_binary(
     """
     from sklearn.calibration import CalibratedClassifierCV
 
+    from transferkit.plugins.spam.carry import CarryOverLogisticRegression, choose_carry_over
+
     weight = "balanced" if class_weight == "balanced" else None
-    candidates: list[tuple[float, dict[str, Any]]] = []
-    for c in grid:
-        if prior is None:
-            candidates.append((c, {"class_weight": weight}))
-        for scale in PRIOR_WEIGHTS if prior is not None else ():
-            candidates.append((c, {"class_weight": weight, "prior_coef": scale * prior[0],
-                                   "prior_intercept": scale * prior[1]} if scale else {"class_weight": weight}))
-    history, best = [], None
-    for index, (c, kwargs) in enumerate(candidates):
-        clf = PriorLogisticRegression(C=c, **kwargs).fit(x_train, y_train)
-        score = _score(metric, y_val, clf.predict_proba(x_val))
-        row = {"C": float(c), f"val_{metric}": score[0], "val_loss": -score[1], "train_loss": None}
-        if prior is not None:
-            row["prior_weight"] = PRIOR_WEIGHTS[index % len(PRIOR_WEIGHTS)]
-        history.append(row)
-        if best is None or score > best[0]:
-            best = (score, index, clf)
-    _, chosen_index, clf = best
-    chosen, kwargs = candidates[chosen_index]
-    for index, row in enumerate(history):
-        row["chosen"] = index == chosen_index
+    choice = None
+    if prior is not None or generic is not None:
+        choice = choose_carry_over(x_train, y_train, prior=prior, generic=generic, class_weight=weight)
+        history = [{**{k: v for k, v in row.items() if k != "cv_score"}, f"cv_{choice.scoring}": row["cv_score"],
+                    "train_loss": None} for row in choice.rows]
+        clf: Any = CarryOverLogisticRegression(
+            **choice.params(), prior_coef=None if prior is None else prior[0],
+            prior_intercept=0.0 if prior is None else prior[1], generic=generic, class_weight=weight)
+        chosen = choice.C
+        clf.fit(x_train, y_train)
+    else:
+        history, best = [], None
+        for c in grid:
+            candidate = PriorLogisticRegression(C=c, class_weight=weight).fit(x_train, y_train)
+            score = _score(metric, y_val, candidate.predict_proba(x_val))
+            history.append({"C": float(c), f"val_{metric}": score[0], "val_loss": -score[1], "train_loss": None})
+            if best is None or score > best[0]:
+                best = (score, c, candidate)
+        _, chosen, clf = best
+        for row in history:
+            row["chosen"] = row["C"] == chosen
     smallest = int(np.bincount(y_train, minlength=2).min())
     cv = min(folds, smallest)
-    prior_weight = history[chosen_index].get("prior_weight")
     if cv < 2:  # too few examples of a class to cross-validate: keep the logistic model's own probabilities
         return LinearFit(clf.coef_.ravel(), float(clf.intercept_[0]), float(chosen), "none (too few labels)", history,
-                         prior_weight)
-    calibrated = CalibratedClassifierCV(PriorLogisticRegression(C=chosen, **kwargs), method="sigmoid", cv=cv,
-                                        ensemble=False).fit(x_train, y_train)
+                         choice)
+    calibrated = CalibratedClassifierCV(clf, method="sigmoid", cv=cv, ensemble=False).fit(x_train, y_train)
     pair = calibrated.calibrated_classifiers_[0]
     base, sigmoid = pair.estimator, pair.calibrators[0]
     a, b = float(sigmoid.a_), float(sigmoid.b_)  # P(spam) = 1 / (1 + exp(a * f + b))
     coef = -a * base.coef_.ravel()
     intercept = -(a * float(base.intercept_[0]) + b)
     return LinearFit(coef, intercept, float(chosen), f"sigmoid (Platt), {cv}-fold cross-validation on training data",
-                     history, prior_weight)
-
+                     history, choice)

@@ -43,6 +43,8 @@ class ImageDataset:
         (torch.Size([3, 4, 4]), -1)
     """
 
+    per_item_work = True  # each item is decoded and resized: DataLoader workers pay off (core/devices.py)
+
     def __init__(self, items: list[Any], targets: list[int] | None, transform: Any):
         if targets is not None and len(targets) != len(items):
             raise DataError(f"{len(items)} images but {len(targets)} targets", field="targets")
@@ -169,7 +171,7 @@ class VisionDomain(Domain):
             target = Path(folder) / BACKBONE_DIR
             target.mkdir(parents=True, exist_ok=True)
             model.config.to_json_file(str(target / "config.json"))
-            norm = getattr(backbone, "normalization", None)
+            norm = backbone.normalization
             if norm is not None:
                 # Lets other tools that read Hugging Face folders normalise inputs the same way.
                 mean = [m / 255.0 for m in norm.mean]
@@ -183,14 +185,14 @@ class VisionDomain(Domain):
     def _settings(self, backbone: "Backbone", preset: Preset) -> PreprocessSettings:
         return PreprocessSettings.parse(
             preset.preprocess,
-            default_resolution=int(getattr(backbone, "default_resolution", 224)),
+            default_resolution=int(backbone.default_resolution),
             source=preset.source or preset.id,
         )
 
     def dataset(self, backbone: "Backbone", items: list[Any], targets: list[int] | None, preset: Preset, *,
                 train: bool) -> ImageDataset:
         settings = self._settings(backbone, preset)
-        norm = getattr(backbone, "normalization", None) or Normalization.imagenet()
+        norm = backbone.normalization or Normalization.imagenet()
         augment = AugmentSettings.parse(preset.augment, source=preset.source or preset.id)
         if train and augment.is_random:
             transform: Any = TrainTransform(settings, augment, norm)
@@ -200,6 +202,29 @@ class VisionDomain(Domain):
 
     def has_random_augmentation(self, preset: Preset) -> bool:
         return AugmentSettings.parse(preset.augment, source=preset.source or preset.id).is_random
+
+    def describe_preprocessing(self, backbone: "Backbone", preset: Preset) -> list[str]:
+        """Resize and crop, normalisation and the training-time augmentation, for the plan."""
+        pre = self._settings(backbone, preset)
+        side = f"{pre.resolution} x {pre.resolution}"
+        resize = {"crop": f"shorter side resized to {pre.resize} px, center crop {side}",
+                  "pad": f"whole image letterboxed to {side} with the mean colour",
+                  "stretch": f"whole image resized to {side} (aspect not kept)"}[pre.resize_mode]
+        norm = backbone.normalization or Normalization.imagenet()
+        mean, std = (f"{values[0]:g}" if len(set(values)) == 1 else "[" + " ".join(f"{v:.1f}" for v in values) + "]"
+                     for values in (norm.mean, norm.std))
+        lines = [f"{'grey (3 channels)' if pre.grayscale else 'RGB'} images: {resize}, {pre.interpolation}",
+                 f"normalised per channel on 0..255: (x - {mean}) / {std}"]
+        aug = AugmentSettings.parse(preset.augment, source=preset.source or preset.id)
+        parts = [f"random resized crop of {aug.crop_scale[0]:g}-{aug.crop_scale[1]:g} of the area" if aug.crop_scale
+                 else "", f"horizontal flip {aug.hflip:g}" if aug.hflip else "",
+                 f"vertical flip {aug.vflip:g}" if aug.vflip else "", "90-degree rotations" if aug.rot90 else "",
+                 f"rotation up to {aug.rotation:g} degrees" if aug.rotation else "",
+                 f"brightness {aug.brightness:g}" if aug.brightness else "",
+                 f"contrast {aug.contrast:g}" if aug.contrast else "",
+                 f"saturation {aug.saturation:g}" if aug.saturation else ""]
+        lines.append("augmentation (training only): " + (", ".join(p for p in parts if p) or "none"))
+        return lines
 
     def validate_preset(self, preset: Preset) -> None:
         """Refuse unknown keys (base class), then bad values, naming the file and the key."""

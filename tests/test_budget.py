@@ -1,0 +1,219 @@
+"""The time budget (core/budget.py): parsing, resolution, timing, the plan chosen, and the stop at the budget.
+
+No test here depends on how fast the machine is: timings are replaced by fixed ones, and the training
+loop runs on a fake clock that advances one second per training example.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import toy_plugin
+
+import transferkit as tk
+from transferkit.core import budget
+from transferkit.core.configure import choose_strategy
+from transferkit.core.specs import Preset
+from transferkit.errors import UsageError
+
+
+# --------------------------------------------------------------------------- parsing
+@pytest.mark.parametrize("text, seconds", [("90s", 90.0), ("10m", 600.0), ("2h", 7200.0), ("1h30m", 5400.0),
+                                           ("1.5m", 90.0), (45, 45.0), ("none", None), (None, None)])
+def test_parse_budget(text, seconds):
+    assert budget.parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["15", "ten minutes", "0m", "5m5m", "-3m", "m"])
+def test_parse_budget_refuses_unreadable_values(text):
+    with pytest.raises(UsageError):
+        budget.parse_budget(text)
+
+
+@pytest.mark.parametrize("gpu, minutes", [(False, 15), (True, 60)])
+def test_default_budget_suits_the_machine(monkeypatch, gpu, minutes):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert budget.parse_budget("default") == minutes * 60
+
+
+# --------------------------------------------------------------------------- resolution
+class _Domain:
+    def __init__(self, keys):
+        self.preprocess_keys = dict.fromkeys(keys, "")
+
+
+class _Backbone2D:
+    spatial_dims = 2
+    default_image_size = [224]
+
+
+def _preset(**preprocess):
+    return Preset(id="x/y", domain="x", description="-", preprocess=preprocess)
+
+
+def test_small_images_get_a_resolution_suited_to_their_size():
+    items = [np.zeros((28, 28), np.uint8)] * 5
+    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(), items) == (
+        "image_size", 128, 28, 224)
+    # A preset that sets the size, or large images: nothing changes.
+    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(image_size=224), items) is None
+    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(),
+                                    [np.zeros((300, 400, 3), np.uint8)]) is None
+    # Not images (vectors, texts): nothing to choose.
+    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(), ["some text"]) is None
+    assert budget.suited_resolution(150, 224) == 160 and budget.suited_resolution(28, 96) == 96
+
+
+def test_image_files_are_measured_from_their_headers(tmp_path):
+    from PIL import Image
+
+    for i, size in enumerate([(60, 40), (64, 48), (80, 50)]):
+        Image.new("RGB", size).save(tmp_path / f"{i}.png")
+    assert budget.native_side(sorted(str(p) for p in tmp_path.iterdir())) == 48
+
+
+# --------------------------------------------------------------------------- choosing a plan
+COSTS = {"full": 4000.0, "freeze-unfreeze": 1500.0, "freeze": 300.0, "linear-probe": 60.0}
+
+
+def test_auto_keeps_the_data_size_choice_when_it_fits():
+    assert choose_strategy("auto", 500, costs=COSTS, budget=5000.0) == choose_strategy("auto", 500)
+    assert choose_strategy("auto", 100, costs=COSTS, budget=2000.0)[0] == "freeze-unfreeze"
+
+
+def test_auto_falls_back_to_the_next_cheaper_plan_that_fits():
+    strategy, reason = choose_strategy("auto", 500, costs=COSTS, budget=900.0)
+    assert strategy == "freeze" and "full" in reason and "15.0 min budget" in reason
+    assert choose_strategy("auto", 100, costs=COSTS, budget=100.0)[0] == "linear-probe"
+    # Nothing fits: the cheapest, said so.
+    strategy, reason = choose_strategy("auto", 500, costs=COSTS, budget=10.0)
+    assert strategy == "linear-probe" and "no plan fits" in reason
+
+
+def test_a_chosen_strategy_is_never_changed():
+    assert choose_strategy("full", 500, costs=COSTS, budget=10.0) == ("full", "chosen by the user or the preset")
+
+
+def test_estimates_grow_with_what_each_plan_computes():
+    times = budget.StepTimes(load_train=0.0, load_eval=0.0, forward=0.01, forward_backward=0.05, examples=16,
+                             device="cpu")
+    kw = dict(n_train=1000, n_val=200, n_test=0, feature_dim=64, train={"epochs": 10, "unfreeze_epoch": 2})
+    aug = budget.estimate_plans(times, random_augmentation=True, **kw)
+    plain = budget.estimate_plans(times, random_augmentation=False, **kw)
+    assert aug["linear-probe"] < aug["freeze"] < aug["freeze-unfreeze"] < aug["full"]
+    # Without random augmentation a frozen backbone runs once (the feature cache), not once an epoch.
+    assert plain["freeze"] < aug["freeze"] / 5
+    # Full fine-tuning: 10 epochs of forward+backward over train and a forward pass over val.
+    assert aug["full"] == pytest.approx(10 * (1000 * 0.05 + 200 * 0.01) + 200 * 0.01 + 10, abs=0.01)
+
+
+# --------------------------------------------------------------------------- timing
+def test_measure_steps_times_the_backbone_and_leaves_it_as_it_was(toy_registry):
+    import torch
+
+    selection = tk.select("toy")
+    backbone = selection.backbone
+    data = toy_plugin.make_blobs(12, seed=0)
+    backbone.train()
+    flags = [False, True] * (len(list(backbone.parameters())) // 2)
+    for param, flag in zip(backbone.parameters(), flags):
+        param.requires_grad = flag
+    state = {k: v.clone() for k, v in backbone.state_dict().items()}
+    ticks = iter(range(1000))  # a clock that moves one second per reading
+    times = budget.measure_steps(backbone, selection.domain, selection.preset, data.items,
+                                 [0 if label == "a" else 1 for label in data.labels], timer=lambda: next(ticks))
+    assert times.examples == 16
+    assert times.forward == pytest.approx(1 / times.examples) and times.forward_backward is not None
+    assert backbone.training and [p.requires_grad for p in backbone.parameters()] == flags
+    assert all(p.grad is None for p in backbone.parameters())
+    for key, value in backbone.state_dict().items():  # BatchNorm statistics and weights untouched
+        assert torch.equal(value, state[key]), key
+
+
+def _fixed_times(monkeypatch):
+    times = budget.StepTimes(load_train=0.0, load_eval=0.0, forward=0.01, forward_backward=0.05, examples=16,
+                             device="cpu")
+    monkeypatch.setattr(budget, "measure_steps", lambda *args, **kwargs: times)
+
+
+def test_auto_picks_the_best_plan_that_fits_and_the_plan_says_why(toy_registry, monkeypatch):
+    _fixed_times(monkeypatch)
+    data = toy_plugin.make_blobs(400, seed=0)  # 320 a class after validation: the data-size rule says full
+    plan = tk.fit("toy", data, time_budget="30s", dry_run=True)
+    assert plan.strategy == "freeze", plan.reason
+    assert "suggests full" in plan.reason
+    assert plan.estimate["seconds"] <= 30
+    dropped = {alt["plan"]: alt for alt in plan.estimate["alternatives"]}
+    assert set(dropped) == {"full", "freeze-unfreeze", "linear-probe"}
+    assert "left of the budget" in dropped["full"]["why_dropped"] and dropped["full"]["seconds"] > 30
+    assert 0 <= plan.estimate["spent_seconds"] < 30  # reading the data and loading the model count too
+    # Without a budget the data-size rule alone decides, and no estimate is made.
+    unbudgeted = tk.fit("toy", data, time_budget="none", dry_run=True)
+    assert unbudgeted.strategy == "full" and unbudgeted.estimate is None
+
+
+def test_a_user_strategy_over_the_budget_is_kept_and_flagged(toy_registry, monkeypatch):
+    _fixed_times(monkeypatch)
+    plan = tk.fit("toy", toy_plugin.make_blobs(400, seed=0), strategy="full", time_budget="30s", dry_run=True)
+    assert plan.strategy == "full" and plan.estimate["seconds"] > 30
+    assert any("left of the budget: training stops at the budget" in note for note in plan.notes)
+
+
+# --------------------------------------------------------------------------- stopping at the budget
+class _FakeClock:
+    """Time that passes only while the network trains: one second per training example."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _ticking_backbone(monkeypatch, clock):
+    original = toy_plugin.ToyDomain.load_backbone
+
+    def load_backbone(self, source, preset):
+        backbone = original(self, source, preset)
+
+        def tick(module, args):
+            if module.training:
+                clock.t += len(args[0])
+
+        backbone.register_forward_pre_hook(tick)
+        return backbone
+
+    monkeypatch.setattr(toy_plugin.ToyDomain, "load_backbone", load_backbone)
+
+
+@pytest.mark.parametrize("seconds, epochs_done, partial", [(110, 2, False), (30, 0, True)])
+def test_training_stops_at_the_budget_and_keeps_the_best_epoch(toy_registry, monkeypatch, tmp_path, seconds,
+                                                                epochs_done, partial):
+    clock = _FakeClock()
+    monkeypatch.setattr(budget, "clock", clock)
+    _ticking_backbone(monkeypatch, clock)
+    data = toy_plugin.make_blobs(30, seed=3)  # 48 training examples: 3 steps of 16, 48 s an epoch
+    run = tk.fit("toy", data, strategy="full", epochs=10, time_budget=f"{seconds}s", out=tmp_path / "m")
+    # 110 s (about 105 s for training, 5 s kept to score and save): after 2 epochs (96 s) a third would end
+    # past it. 30 s: the first epoch stops after its second step.
+    note = f"stopped at the time budget after {epochs_done} epochs"
+    assert any(n.startswith(note) for n in run.notes), run.notes
+    assert any("part of epoch 1" in n for n in run.notes) == partial
+    assert len(run.history) == max(epochs_done, 1)  # every epoch run was validated, the partial one too
+    assert any(n.startswith("restored the best epoch") for n in run.notes)
+    meta = json.loads((tmp_path / "m" / "transferkit.json").read_text())
+    assert any(n.startswith(note) for n in meta["notes"]) and meta["plan"]["estimate"]["budget_seconds"] == seconds
+    loaded = tk.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict_proba(data.items[:5]), run.model.predict_proba(data.items[:5]),
+                               atol=1e-5)
+
+
+def test_without_a_budget_training_runs_every_epoch(toy_registry, monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(budget, "clock", clock)
+    _ticking_backbone(monkeypatch, clock)
+    run = tk.fit("toy", toy_plugin.make_blobs(30, seed=3), strategy="full", epochs=4, time_budget="none")
+    assert len(run.history) == 4 and not any("time budget" in n for n in run.notes)

@@ -1,0 +1,43 @@
+"""benchmarks/speed.py renders its docs section from the saved results only: ratios of medians, verdicts."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _speed():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("speed", BENCH / "speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _kind(*seconds: float) -> dict:
+    return {"seconds": list(seconds), "peak_delta_mib": [100.0] * len(seconds)}
+
+
+def test_section_is_ratios_of_medians_with_verdicts():
+    speed = _speed()
+    vision = {"n_train": 8, "n_val": 4, "n_predict": 12, "batch_size": 16, "loop_epochs": 2, "malloc_trim": True,
+              "floor": _kind(10, 12, 100), "fit_freeze": _kind(11, 13, 14), "fit_linear_probe": _kind(30, 30, 30),
+              "loop": _kind(24, 24, 24), "fit_full": _kind(10, 10, 10), "hand_full": _kind(10, 10, 10),
+              "predict": _kind(2, 2, 2), "raw_forward": _kind(2, 2, 2)}
+    results = {"meta": {"machine": "m", "repeats": 3, "load_before": "1.0", "commands": ["python benchmarks/speed.py"]},
+               "runs": {"vision": {"result": vision, "usage": {"peak_rss_mib": 900.0}},
+                        "startup": {"python": {"seconds": [0.1, 0.1]},
+                                    "domains": {"seconds": [0.2, 0.3, 0.25], "peak_rss_mib": [50.0], "deep_imports": []},
+                                    "help": {"seconds": [0.5, 0.5], "peak_rss_mib": [50.0], "deep_imports": ["torch"]}}}}
+    text = speed.render(results)
+    assert text.startswith(speed.SECTION + "\n")
+    # fit_freeze median 13 over floor median 12: within 1.2x; the median ignores the floor's outlier of 100.
+    assert "| 13.0 s | 12.0 s | 1.08x | <= 1.2x, met |" in text
+    # The loop ran 2 epochs (24 s median), scaled to 20 epochs = 240 s, against fit_freeze's 13 s.
+    assert "measured over 2 epochs, scaled to 20" in text and "| 13.0 s | 240.0 s | 18.5x faster | >= 10x, met |" in text
+    assert "| 30.0 s | 12.0 s | 2.50x | <= 1.2x, **not met** |" in text
+    assert "(deep-learning imports: torch)" in text and "| 0.50 s | 0.10 s | 5.0x | < 0.3 s, **not met** |" in text
+    assert "| 0.25 s | 0.10 s | 2.5x | < 0.3 s, met |" in text
+    assert "without handing freed heap back" not in text

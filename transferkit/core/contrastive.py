@@ -1,0 +1,199 @@
+"""The ``contrastive`` strategy: SetFit's recipe for few labels, on the run's own sentence encoder.
+
+1. Sentence pairs are drawn from the training labels (each text with one text of its class, similarity
+   1, and one of another class, similarity 0; ``pair_iterations`` rounds, SetFit's ``num_iterations``).
+2. The whole encoder is fine-tuned one pass over those pairs with sentence-transformers'
+   ``CosineSimilarityLoss`` (the loss is the library's; only the batching is here, because the texts go
+   through the domain's own tokenization and pooling, exactly as at prediction time).
+3. A logistic regression is fitted on the tuned encoder's features, its C chosen by cross-validation on
+   train+validation when the validation set is small (core/train.py ``_fit_linear_probe``), and copied
+   into the model's linear head. The tuned encoder weights are part of the model, so the artifact holds them.
+
+SetFit's published defaults are used (20 iterations, batch 16, body learning rate 2e-5, 10% warm-up, one
+epoch): choosing the number of iterations by cross-validation would cost k times the fine-tuning.
+Domains whose backbones are sentence encoders call :func:`fit_contrastive` from their ``fit_head`` hook.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from transferkit.errors import MissingDependencyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    from transferkit.core.model import TransferModel
+
+BODY_LR = 2e-5  # SetFit's body_learning_rate
+PAIR_BATCH = 16  # SetFit's batch_size
+WARMUP = 0.1  # SetFit's warmup_proportion
+# Below this many labelled examples in the rarest class, `auto` takes this strategy for sentence encoders:
+# the range SetFit is made for (8 to 64 labels a class), where fine-tuning on held-out scores is noisy.
+AUTO_MAX_PER_CLASS = 64
+
+
+def sentence_pairs(labels: np.ndarray, iterations: int, seed: int) -> list[tuple[int, int, float]]:
+    """SetFit's pair sampling: per round, each example with one same-class partner (1.0) and one of
+    another class (0.0); a class with a single example pairs with itself. Shuffled, seeded.
+
+    Example:
+        >>> pairs = sentence_pairs(np.array([0, 0, 1, 1]), iterations=2, seed=0)
+        >>> len(pairs), sorted({p[2] for p in pairs})
+        (16, [0.0, 1.0])
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    by_class = {c: np.flatnonzero(labels == c) for c in np.unique(labels)}
+    others = {c: np.flatnonzero(labels != c) for c in by_class}
+    pairs: list[tuple[int, int, float]] = []
+    for _ in range(iterations):
+        for i, label in enumerate(labels):
+            same = by_class[label]
+            partners = same[same != i] if len(same) > 1 else same
+            pairs.append((i, int(rng.choice(partners)), 1.0))
+            if len(others[label]):
+                pairs.append((i, int(rng.choice(others[label])), 0.0))
+    order = rng.permutation(len(pairs))
+    return [pairs[k] for k in order]
+
+
+def _loss(backbone: Any) -> Any:
+    """sentence-transformers' CosineSimilarityLoss on the backbone (any module whose output is the
+    sentence vector: the loss only reads ``model(features)["sentence_embedding"]``)."""
+    try:
+        from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
+    except ImportError:
+        try:
+            from sentence_transformers.losses import CosineSimilarityLoss  # older releases
+        except ImportError:
+            raise MissingDependencyError("the contrastive strategy needs sentence-transformers",
+                                         fix="pip install 'transferkit[nlp]'") from None
+    import torch
+
+    class Embedder(torch.nn.Module):
+        def __init__(self, inner: Any):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, features: dict[str, Any]) -> dict[str, Any]:
+            return {"sentence_embedding": self.inner(features)}
+
+    return CosineSimilarityLoss(Embedder(backbone))
+
+
+def tune_encoder(model: "TransferModel", dataset: Any, collate: Any, pairs: list[tuple[int, int, float]], *,
+                 lr: float = BODY_LR, batch_size: int = PAIR_BATCH, seed: int = 0) -> list[dict[str, Any]]:
+    """One pass over ``pairs`` (indices into ``dataset``), every encoder weight trained with AdamW and a
+    linear warm-up and decay. Returns one history row per 10% of the steps.
+
+    Example:
+        >>> tune_encoder(model, dataset, domain.collate, sentence_pairs(y, 20, 0))  # doctest: +SKIP
+    """
+    from transferkit.core.devices import on_device
+
+    with on_device(model) as device:  # a GPU when there is one; then back where the model was
+        return _tune(model.backbone, device, dataset, collate, pairs, lr=lr, batch_size=batch_size, seed=seed)
+
+
+def _tune(backbone: Any, device: Any, dataset: Any, collate: Any, pairs: list[tuple[int, int, float]], *,
+          lr: float, batch_size: int, seed: int) -> list[dict[str, Any]]:
+    import torch
+
+    from transferkit.core.interrupt import check as check_stop
+
+    loss_fn = _loss(backbone)
+    params = [p for p in backbone.parameters()]
+    for p in params:
+        p.requires_grad = True
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    steps = max(1, math.ceil(len(pairs) / batch_size))
+    warm = max(1, int(WARMUP * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm)))
+    torch.manual_seed(seed)  # dropout draws
+    backbone.train()
+    history, running, every = [], [], max(1, steps // 10)
+    for step in range(steps):
+        check_stop()
+        chunk = pairs[step * batch_size:(step + 1) * batch_size]
+        left, _ = collate([dataset[a] for a, _, _ in chunk])
+        right, _ = collate([dataset[b] for _, b, _ in chunk])
+        scores = torch.tensor([s for _, _, s in chunk], device=device)
+        loss = loss_fn([{k: v.to(device) for k, v in left.items()},
+                        {k: v.to(device) for k, v in right.items()}], scores)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        running.append(float(loss.detach()))
+        if (step + 1) % every == 0 or step + 1 == steps:
+            history.append({"step": step + 1, "pair_loss": float(np.mean(running)), "pairs": len(pairs)})
+            running = []
+    backbone.eval()
+    for p in params:
+        p.requires_grad = False
+    return history
+
+
+def fit_contrastive(model: "TransferModel", splits: Any, targets: tuple[np.ndarray, np.ndarray],
+                    cfg: dict[str, Any], run_dir: "Path") -> tuple[list[dict[str, Any]], np.ndarray, list[str]]:
+    """Tune the encoder on sentence pairs, then fit the linear head on its features (the domain's
+    ``fit_head`` result: history, validation probabilities, notes).
+
+    Example:
+        >>> history, val_probs, notes = fit_contrastive(model, splits, (y_train, y_val), cfg, run_dir)  # doctest: +SKIP
+    """
+    import torch
+
+    from transferkit.core.features import extract_features
+    from transferkit.core.train import SMALL_VALIDATION, _fit_linear_probe
+
+    y_train, y_val = targets
+    domain, preset = model.domain, model.preset
+    iterations = int(cfg.get("pair_iterations", 20))
+    pairs = sentence_pairs(y_train, iterations, int(cfg["seed"]))
+    dataset = domain.dataset(model.backbone, splits.train.items, y_train.tolist(), preset, train=False)
+    started = time.time()
+    tuned = tune_encoder(model, dataset, domain.collate, pairs, seed=int(cfg["seed"]))
+    tune_s = time.time() - started
+    # Features of the tuned encoder, computed here: the run's feature cache would hold the untuned ones.
+    model.eval()
+    f_train = extract_features(model, splits.train.items, cfg["batch_size"])
+    f_val = extract_features(model, splits.val.items, cfg["batch_size"])
+    probe = _fit_linear_probe(model, (f_train, f_val), (y_train, y_val), cfg)
+    with torch.inference_mode():
+        head = model.head.to(f_val.device)
+        val_probs = torch.softmax(head(f_val.float()), -1).cpu().numpy()
+    chosen = next(row["C"] for row in probe if row["chosen"])
+    how = (f"by cross-validation on train+val (validation set under {SMALL_VALIDATION} examples)"
+           if probe[0].get("selection") == "cv" else "on validation")
+    notes = [f"contrastive: encoder tuned on {len(pairs)} sentence pairs ({iterations} iterations, SetFit's "
+             f"CosineSimilarityLoss, batch {PAIR_BATCH}, lr {BODY_LR:g}) in {tune_s:.0f} s",
+             f"contrastive: logistic regression head on the tuned features, C={chosen:g} chosen {how} "
+             f"{cfg['metric']}"]
+    return [*tuned, *probe], val_probs, notes
+
+
+def describe(model: "TransferModel") -> str:
+    """The plan's line for the contrastive fit."""
+    iterations = int(model.plan.train.get("pair_iterations", 20))
+    return (f"contrastive sentence-pair fine-tuning of the whole encoder ({iterations} pair iterations, "
+            f"SetFit's recipe), then logistic regression on the tuned features, C chosen by cross-validation "
+            "when validation is small")
+
+
+def auto_choice(min_per_class: int | None) -> tuple[str, str] | None:
+    """``auto``'s choice for a sentence encoder: contrastive up to :data:`AUTO_MAX_PER_CLASS` labels a class.
+
+    Example:
+        >>> auto_choice(32)[0], auto_choice(500)
+        ('contrastive', None)
+    """
+    if min_per_class is None or min_per_class > AUTO_MAX_PER_CLASS:
+        return None
+    return "contrastive", (f"auto: {min_per_class} examples in the rarest class <= {AUTO_MAX_PER_CLASS}, "
+                           "a sentence encoder: contrastive pair fine-tuning (SetFit)")
