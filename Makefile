@@ -30,7 +30,7 @@ demo: setup
 # Headless Chromium renders report.html in tests/test_report_html.py: installed where missing and apt-get exists.
 test: setup
 	command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
-		{ apt-get update -qq && apt-get install -y -qq chromium; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		echo "chromium not installed: the report.html browser tests skip (and fail under CI=true)"
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 

@@ -41,7 +41,7 @@ def _getattr_reads(tree: ast.AST) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("folder", ["plugins", "datasets"])
+@pytest.mark.parametrize("folder", ["core", "plugins", "datasets"])
 def test_domains_read_the_contract_as_plain_attributes(folder):
     offenders = {str(p.relative_to(ROOT)): reads for p in sorted((ROOT / folder).rglob("*.py"))
                  if (reads := _getattr_reads(ast.parse(p.read_text(encoding="utf-8"))))}

@@ -164,11 +164,11 @@ def resolution_choice(
     The key is the one the domain reads: ``resolution`` (vision) or ``image_size`` (medical, 2D).
     """
     keys = set(getattr(domain, "preprocess_keys", {}) or {})
-    if "image_size" in keys and int(getattr(backbone, "spatial_dims", 2)) == 2:
-        key, default = "image_size", getattr(backbone, "default_image_size", None)
+    if "image_size" in keys and backbone.spatial_dims == 2:
+        key, default = "image_size", backbone.default_image_size
         default = default[0] if isinstance(default, (list, tuple)) and default else default
     elif "resolution" in keys:
-        key, default = "resolution", getattr(backbone, "default_resolution", None)
+        key, default = "resolution", backbone.default_resolution
     else:
         return None
     # A preset that sets a size, or pools features at sizes of its own, has chosen its resolution.

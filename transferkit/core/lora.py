@@ -37,7 +37,7 @@ def apply_lora(backbone: "Backbone", r: int, alpha: int, dropout: float) -> dict
         >>> apply_lora(text_backbone, r=8, alpha=16, dropout=0.1)["targets"]  # doctest: +SKIP
         ['query', 'value']
     """
-    if getattr(backbone, "lora", None):
+    if backbone.lora:
         raise UsageError(f"LoRA adapters are already applied to this {type(backbone).__name__}",
                          fix="apply them once (configure does it for the 'lora' strategy)")
     where = backbone.lora_targets()
@@ -70,7 +70,7 @@ def merge_lora(backbone: "Backbone") -> bool:
     A LoRA artifact used as the starting point of a new transfer becomes a plain backbone this way, so
     the next strategy (``full``, or ``lora`` with fresh adapters) starts from what the adapters learned.
     """
-    if not getattr(backbone, "lora", None):
+    if not backbone.lora:
         return False
     from peft.tuners.tuners_utils import BaseTunerLayer
 
