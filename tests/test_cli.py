@@ -8,17 +8,7 @@ import sys
 import numpy as np
 import toy_plugin
 
-from transferkit.cli import main
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from cli_run import run_cli  # tests/ is on the path (tests/conftest.py)
 
 
 def test_listing_commands_import_no_deep_learning_framework():

@@ -11,20 +11,11 @@ import pytest
 import typer.main
 
 from transferkit.cli import app, main
+from cli_run import run_cli  # tests/ is on the path (tests/conftest.py)
 
 LISTINGS = {  # command -> the JSON key of its id column
     "domains": "name", "models": "id", "presets": "id", "plugins": "name", "datasets": "name",
 }
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

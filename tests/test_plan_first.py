@@ -13,20 +13,10 @@ import tiny_hf
 import toy_plugin
 
 import transferkit.core.train as train_module
-from transferkit.cli import main
+from cli_run import run_cli  # tests/ is on the path (tests/conftest.py)
 from transferkit.errors import UsageError
 
 NO_BUDGET = ["--time-budget", "none"]  # the default budget times a few steps: measured figures differ per run
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def toy_args(data, out, *extra):

@@ -6,19 +6,9 @@ import json
 
 import pytest
 
-from transferkit.cli import main
+from cli_run import run_cli  # tests/ is on the path (tests/conftest.py)
 
 pytestmark = pytest.mark.real_data
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_train_evaluate_and_stream_predictions(sms_rows, sms_tools, tmp_path, capsys):
