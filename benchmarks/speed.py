@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 SECTION = "## Speed and memory (ratios)"
+SECTIONS = (1, 2, 3, 4, 5)  # the numbered comparisons of the docstring; --sections picks some
 DEEP = ("torch", "lightning", "transformers", "monai", "pytorch_lightning", "sklearn", "timm")
 HEAD_EPOCHS = 20
 
@@ -56,7 +57,8 @@ HEAD_EPOCHS = 20
 # ---------------------------------------------------------------- data slices
 
 
-def vision_slices(work: Path, per_class: int, val_per_class: int, scales: list[int]) -> dict[str, Path]:
+def vision_slices(work: Path, per_class: int, val_per_class: int, scales: list[int],
+                  name: str = "vision") -> dict[str, Path]:
     """Folders of links: ``train-Nx`` (N x per_class images a class, nested: 1x is inside 2x) and ``val``."""
     source = common.data_dir() / "hymenoptera"
     out = {}
@@ -65,12 +67,12 @@ def vision_slices(work: Path, per_class: int, val_per_class: int, scales: list[i
         files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
         rng.shuffle(files)
         for scale in scales:
-            _links(files[:per_class * scale], work / f"vision-train-{scale}x" / class_dir.name)
+            _links(files[:per_class * scale], work / f"{name}-train-{scale}x" / class_dir.name)
         val_files = sorted(p for p in (source / "val" / class_dir.name).iterdir() if p.suffix.lower() == ".jpg")
-        _links(val_files[:val_per_class], work / "vision-val" / class_dir.name)
+        _links(val_files[:val_per_class], work / f"{name}-val" / class_dir.name)
     for scale in scales:
-        out[f"train-{scale}x"] = work / f"vision-train-{scale}x"
-    out["val"] = work / "vision-val"
+        out[f"train-{scale}x"] = work / f"{name}-train-{scale}x"
+    out["val"] = work / f"{name}-val"
     return out
 
 
@@ -82,7 +84,7 @@ def _links(files: list[Path], folder: Path) -> None:
         (folder / f.name).symlink_to(f.resolve())
 
 
-def text_slices(work: Path, per_class: int, val_per_class: int) -> dict[str, Path]:
+def text_slices(work: Path, per_class: int, val_per_class: int, prefix: str = "agnews") -> dict[str, Path]:
     """AG News rows (the mirror's test.csv), ``per_class`` a class for train and ``val_per_class`` for val."""
     with (common.data_dir() / "ag-news" / "test.csv").open(encoding="utf-8", newline="") as f:
         header, *rows = list(csv.reader(f))
@@ -92,7 +94,7 @@ def text_slices(work: Path, per_class: int, val_per_class: int) -> dict[str, Pat
         by_class.setdefault(row[0], []).append(row)
     out = {}
     for name, lo, hi in (("train", 0, per_class), ("val", per_class, per_class + val_per_class)):
-        path = work / f"agnews-{name}.csv"
+        path = work / f"{prefix}-{name}.csv"
         with path.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
@@ -245,12 +247,17 @@ def worker_vision(opts: dict[str, Any]) -> dict[str, Any]:
             for inputs, _ in _loader(model, both, None, bs, False):
                 model.backbone(inputs)
 
+    loop_setup: list[float] = []
+
     def per_epoch_loop() -> None:
         # What a hand-written frozen fine-tune does without a feature cache: the backbone every epoch.
+        started = time.perf_counter()
         model = _build("vision", train.classes, "freeze")
         y = targets_for(train, model.labels).tolist()
         opt = torch.optim.AdamW(model.head.parameters(), lr=model.plan.head_lr)
         loss_fn = torch.nn.CrossEntropyLoss()
+        # Set-up apart: a loop run for fewer epochs is scaled to HEAD_EPOCHS without scaling the set-up.
+        loop_setup.append(time.perf_counter() - started)
         for _ in range(opts["loop_epochs"]):
             for inputs, targets in _loader(model, train.items, y, bs, False, shuffle=True):
                 with torch.no_grad():
@@ -262,19 +269,38 @@ def worker_vision(opts: dict[str, Any]) -> dict[str, Any]:
                 for inputs, _ in _loader(model, val.items, None, bs, False):
                     model.head(model.backbone(inputs))
 
-    def fit_run(**kw: Any) -> Callable[[], None]:
+    # Section 2 times one epoch of full fine-tuning on a slice of its own (--full-images-per-class): an
+    # epoch long enough that the per-step cost, not the one-off set-up, decides the ratio.
+    full_dir = Path(opts.get("full_train") or train_dir)
+    full_val_dir = Path(opts.get("full_val") or val_dir)
+    full_train, full_val = _labels_of(full_dir, domain), _labels_of(full_val_dir, domain)
+
+    def fit_run(data: Path = train_dir, val_data: Path = val_dir, **kw: Any) -> Callable[[], None]:
         def run() -> None:
-            result = fit("vision", train_dir, val=val_dir, out=scratch / f"run{next(counter)}", seed=0,
+            result = fit("vision", data, val=val_data, out=scratch / f"run{next(counter)}", seed=0,
                          time_budget=None, batch_size=bs, **kw)
             trained.setdefault("model", result.model)
         return run
 
-    kinds = {"floor": floor, "fit_freeze": fit_run(strategy="freeze", epochs=HEAD_EPOCHS, patience=0),
-             "fit_linear_probe": fit_run(), "loop": per_epoch_loop}
-    frozen = interleaved(kinds, opts["repeats"], opts.get("warmup", 0))
-    full = interleaved({"fit_full": fit_run(strategy="full", epochs=1, patience=0),
-                        "hand_full": lambda: hand_full_epoch("vision", train, val, bs)}, opts["repeats"],
-                       opts.get("warmup", 0))
+    sections = set(opts.get("sections", SECTIONS))
+    frozen = full = pred = {}
+    if 1 in sections:
+        kinds = {"floor": floor, "fit_freeze": fit_run(strategy="freeze", epochs=HEAD_EPOCHS, patience=0),
+                 "fit_linear_probe": fit_run(), "loop": per_epoch_loop}
+        frozen = interleaved(kinds, opts["repeats"], opts.get("warmup", 0))
+        frozen["loop"]["setup_seconds"] = loop_setup[-len(frozen["loop"]["seconds"]):]  # the timed rounds
+    if 2 in sections:
+        full = interleaved({"fit_full": fit_run(full_dir, full_val_dir, strategy="full", epochs=1, patience=0),
+                            "hand_full": lambda: hand_full_epoch("vision", full_train, full_val, bs)},
+                           opts["repeats"], opts.get("warmup", 0))
+        full = {**full, "n_train_full": len(full_train), "n_val_full": len(full_val)}
+    if 3 not in sections:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return {"n_train": len(train), "n_val": len(val), "n_predict": len(both), "batch_size": bs,
+                "loop_epochs": opts["loop_epochs"], "threads": torch.get_num_threads(), "malloc_trim": True,
+                **frozen, **full}
+    if "model" not in trained:  # section 3 alone: a model to predict with (the default linear probe, untimed)
+        fit_run(strategy="linear-probe")()
     model = trained["model"]
 
     def raw() -> None:
@@ -304,23 +330,28 @@ def worker_nlp(opts: dict[str, Any]) -> dict[str, Any]:
     train_file, val_file, bs = Path(opts["train"]), Path(opts["val"]), opts["batch_size"]
     domain = get_domain("nlp")
     train, val = _labels_of(train_file, domain), _labels_of(val_file, domain)
+    # Section 2 on a slice of its own (--full-texts-per-class), as in worker_vision.
+    full_file = Path(opts.get("full_train") or train_file)
+    full_val_file = Path(opts.get("full_val") or val_file)
+    full_train, full_val = _labels_of(full_file, domain), _labels_of(full_val_file, domain)
     scratch = Path(tempfile.mkdtemp(prefix="tk-speed-"))
     counter = iter(range(10**6))
     trained: dict[str, Any] = {}
 
     def fit_full() -> None:
-        result = fit("nlp", train_file, val=val_file, out=scratch / f"run{next(counter)}", seed=0,
+        result = fit("nlp", full_file, val=full_val_file, out=scratch / f"run{next(counter)}", seed=0,
                      time_budget=None, strategy="full", epochs=1, patience=0, batch_size=bs)
         trained.setdefault("model", result.model)
 
     def hf_trainer() -> None:
         import transformers
 
-        model = _build("nlp", train.classes, "full", epochs=1)
+        model = _build("nlp", full_train.classes, "full", epochs=1)
         cfg = model.plan.train
-        y = targets_for(train, model.labels).tolist()
-        dataset = model.domain.dataset(model.backbone, train.items, y, model.preset, train=True)
-        val_set = model.domain.dataset(model.backbone, val.items, [0] * len(val), model.preset, train=False)
+        y = targets_for(full_train, model.labels).tolist()
+        dataset = model.domain.dataset(model.backbone, full_train.items, y, model.preset, train=True)
+        val_set = model.domain.dataset(model.backbone, full_val.items, [0] * len(full_val), model.preset,
+                                       train=False)
 
         class Wrapped(torch.nn.Module):
             def __init__(self) -> None:
@@ -351,8 +382,21 @@ def worker_nlp(opts: dict[str, Any]) -> dict[str, Any]:
         trainer.train()
         trainer.predict(val_set)
 
-    full = interleaved({"fit_full": fit_full, "hand_full": lambda: hand_full_epoch("nlp", train, val, bs),
-                        "hf_trainer": hf_trainer}, opts["repeats"], opts.get("warmup", 0))
+    sections = set(opts.get("sections", SECTIONS))
+    full: dict[str, Any] = {}
+    if 2 in sections:
+        full = interleaved({"fit_full": fit_full,
+                            "hand_full": lambda: hand_full_epoch("nlp", full_train, full_val, bs),
+                            "hf_trainer": hf_trainer}, opts["repeats"], opts.get("warmup", 0))
+        full = {**full, "n_train_full": len(full_train), "n_val_full": len(full_val)}
+    if 3 not in sections:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return {"n_train": len(train), "n_val": len(val), "n_predict": len(train) + len(val), "batch_size": bs,
+                "threads": torch.get_num_threads(), "malloc_trim": True, **full}
+    if "model" not in trained:  # section 3 alone: a model to predict with (a linear probe, untimed; nlp's
+        # default at few labels is the contrastive fit, which costs many minutes here)
+        trained["model"] = fit("nlp", train_file, val=val_file, out=scratch / "predict-model", seed=0,
+                               time_budget=None, batch_size=bs, strategy="linear-probe").model
     model = trained["model"]
     texts = train.items + val.items
 
@@ -403,6 +447,15 @@ def startup(repeats: int, log: Path) -> dict[str, Any]:
     commands = {"python": [sys.executable, "-c", "pass"], "domains": [*common.cli(), "domains"],
                 "help": [*common.cli(), "--help"]}
     out: dict[str, Any] = {k: {"seconds": [], "peak_rss_mib": []} for k in commands}
+    # What a user's start-up costs: bytecode written (pip does it at install; an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would compile transferkit's sources on every run, ~10% more) and files cached.
+    import compileall
+
+    import transferkit
+
+    compileall.compile_dir(Path(transferkit.__file__).parent, quiet=1)
+    for args in commands.values():
+        common.run_command(args, log)
     for _ in range(repeats):
         for name, args in commands.items():
             usage = common.run_command(args, log)
@@ -448,11 +501,12 @@ def render(results: dict[str, Any]) -> str:
              "marked *subprocess*.", ""]
     v, n = runs.get("vision"), runs.get("nlp")
     rows = ["| comparison | transferkit | baseline | ratio | target |", "|---|---|---|---|---|"]
-    if v:
+    if v and "fit_freeze" in v["result"]:  # section 1
         r = v["result"]
-        loop_scaled = [s * HEAD_EPOCHS / r["loop_epochs"] for s in r["loop"]["seconds"]]
+        setup = r["loop"].get("setup_seconds") or [0.0] * len(r["loop"]["seconds"])  # older results: none
+        loop_scaled = [b + (s - b) * HEAD_EPOCHS / r["loop_epochs"] for s, b in zip(r["loop"]["seconds"], setup)]
         scaled = "" if r["loop_epochs"] == HEAD_EPOCHS else (
-            f" (measured over {r['loop_epochs']} epochs, scaled to {HEAD_EPOCHS})")
+            f" (measured over {r['loop_epochs']} epochs, scaled to {HEAD_EPOCHS}, set-up not scaled)")
         x = ratio(r["fit_freeze"]["seconds"], r["floor"]["seconds"])
         rows.append(f"| vision, frozen backbone, head {HEAD_EPOCHS} epochs: `fit(strategy='freeze')` vs the floor "
                     f"(one backbone pass over {r['n_train']}+{r['n_val']} images) | {med(r['fit_freeze']['seconds']):.1f} s "
@@ -465,25 +519,33 @@ def render(results: dict[str, Any]) -> str:
         rows.append(f"| vision, plain loop running the backbone every epoch{scaled} vs `fit(strategy='freeze')` | "
                     f"{med(r['fit_freeze']['seconds']):.1f} s | {med(loop_scaled):.1f} s | {x:.1f}x faster "
                     f"| >= 10x, {verdict(x, 10, False)} |")
+    if v and "fit_full" in v["result"]:  # section 2
+        r = v["result"]
         x = ratio(r["fit_full"]["seconds"], r["hand_full"]["seconds"])
-        rows.append(f"| vision, full fine-tuning, 1 epoch, batch {r['batch_size']}: `fit()` vs a hand-written "
+        rows.append(f"| vision, full fine-tuning, 1 epoch, {r.get('n_train_full', r['n_train'])} images (val "
+                    f"{r.get('n_val_full', r['n_val'])}), batch {r['batch_size']}: `fit()` vs a hand-written "
                     f"PyTorch loop | {med(r['fit_full']['seconds']):.1f} s | {med(r['hand_full']['seconds']):.1f} s "
                     f"| {x:.2f}x | <= 1.05x, {verdict(x, 1.05, True)} |")
+    if v and "predict" in v["result"]:  # section 3
+        r = v["result"]
         x = ratio(r["raw_forward"]["seconds"], r["predict"]["seconds"])
         rows.append(f"| vision, `predict` throughput vs the raw forward pass ({r['n_predict']} images, batch "
                     f"{r['batch_size']}) | {r['n_predict'] / med(r['predict']['seconds']):.1f}/s | "
                     f"{r['n_predict'] / med(r['raw_forward']['seconds']):.1f}/s | {x:.2f}x | >= 0.95x, "
                     f"{verdict(x, 0.95, False)} |")
-    if n:
+    if n and "fit_full" in n["result"]:
         r = n["result"]
         x = ratio(r["fit_full"]["seconds"], r["hand_full"]["seconds"])
-        rows.append(f"| nlp, full fine-tuning, 1 epoch, {r['n_train']} texts, batch {r['batch_size']}: `fit()` vs a "
+        rows.append(f"| nlp, full fine-tuning, 1 epoch, {r.get('n_train_full', r['n_train'])} texts (val "
+                    f"{r.get('n_val_full', r['n_val'])}), batch {r['batch_size']}: `fit()` vs a "
                     f"hand-written PyTorch loop | {med(r['fit_full']['seconds']):.1f} s | "
                     f"{med(r['hand_full']['seconds']):.1f} s | {x:.2f}x | <= 1.05x, {verdict(x, 1.05, True)} |")
         x = ratio(r["fit_full"]["seconds"], r["hf_trainer"]["seconds"])
         rows.append(f"| nlp, same: `fit()` vs Hugging Face `Trainer` (same AdamW groups) | "
                     f"{med(r['fit_full']['seconds']):.1f} s | {med(r['hf_trainer']['seconds']):.1f} s | {x:.2f}x | "
                     f"<= 1.0x, {verdict(x, 1.0, True)} |")
+    if n and "predict" in n["result"]:
+        r = n["result"]
         x = ratio(r["raw_forward"]["seconds"], r["predict"]["seconds"])
         rows.append(f"| nlp, `predict` throughput vs the raw forward pass ({r['n_predict']} texts, batch "
                     f"{r['batch_size']}) | {r['n_predict'] / med(r['predict']['seconds']):.1f}/s | "
@@ -507,7 +569,7 @@ def render(results: dict[str, Any]) -> str:
                         f"`python -c pass` | {x:.2f} s | {bare} | {times} | < 0.3 s, {verdict(x, 0.3, True)} |")
     lines += rows + [""]
     before = runs.get("vision_before")
-    if before and v:
+    if before and v and "fit_freeze" in v["result"]:
         old, new = before["result"], v["result"]
         pairs = [(k, ratio(old[k]["seconds"], old["floor"]["seconds"]), ratio(new[k]["seconds"], new["floor"]["seconds"]))
                  for k in ("fit_freeze", "fit_linear_probe")]
@@ -558,12 +620,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images-per-class", type=int, default=8, help="vision training images a class at 1x")
     parser.add_argument("--val-per-class", type=int, default=4)
     parser.add_argument("--texts-per-class", type=int, default=16, help="AG News training texts a class")
+    parser.add_argument("--full-images-per-class", type=int, default=128,
+                        help="section 2: vision training images a class for the one-epoch full fine-tuning "
+                             "(default %(default)s: all 244 hymenoptera training images)")
+    parser.add_argument("--full-texts-per-class", type=int, default=256,
+                        help="section 2: AG News training texts a class (default %(default)s: 64 steps at batch 16)")
+    parser.add_argument("--full-val-per-class", type=int, default=16, help="section 2: validation items a class")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default: %(default)s)")
     parser.add_argument("--loop-epochs", type=int, default=HEAD_EPOCHS,
                         help="epochs the per-epoch backbone loop really runs (scaled to 20 when fewer)")
     parser.add_argument("--growth", default="1,2,4", help="training-data scales for the subprocess runs")
     parser.add_argument("--only", default="startup,vision,nlp,growth", help="parts to run")
+    parser.add_argument("--sections", default=",".join(map(str, SECTIONS)),
+                        help="numbered comparisons to run (see above), e.g. 1,3 (default: %(default)s)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-options", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -578,25 +648,38 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     log = work / "speed.log"
-    parts = set(args.only.split(","))
+    sections = sorted({int(x) for x in args.sections.split(",") if x.strip()})
+    # Which parts each section needs: the workers time only the comparisons of the sections asked for.
+    needs = {"startup": {4}, "vision": {1, 2, 3, 5}, "nlp": {2, 3, 5}, "growth": {1, 5}}
+    parts = {part for part in args.only.split(",") if needs.get(part, set()) & set(sections)}
     scales = [int(s) for s in args.growth.split(",")]
     load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     meta = {"machine": common.machine(), "repeats": args.repeats, "warmup": args.warmup, "load_before": load_before,
+            "sections": sections,
             "commands": [common.command_line("speed.py", argv if argv is not None else sys.argv[1:])]}
     results = common.start_results(args.results, args.reuse, meta)
     vis = vision_slices(work, args.images_per_class, args.val_per_class, sorted(set(scales) | {1}))
     base = {"val": str(vis["val"]), "batch_size": args.batch_size, "repeats": args.repeats,
-            "loop_epochs": args.loop_epochs, "warmup": args.warmup}
+            "loop_epochs": args.loop_epochs, "warmup": args.warmup, "sections": sections}
     if "startup" in parts:
         results["runs"]["startup"] = startup(args.repeats, log)
         common.save_results(args.results, results)
     if "vision" in parts:
-        result, usage = run_worker("vision", {**base, "train": str(vis["train-1x"])}, log)
+        extra = {}
+        if 2 in sections:  # one realistic epoch, not section 1's handful of images (see worker_vision)
+            big = vision_slices(work, args.full_images_per_class, args.full_val_per_class, [1], name="vision-full")
+            extra = {"full_train": str(big["train-1x"]), "full_val": str(big["val"])}
+        result, usage = run_worker("vision", {**base, "train": str(vis["train-1x"]), **extra}, log)
         results["runs"]["vision"] = {"result": result, "usage": usage, "warmup": args.warmup}
         common.save_results(args.results, results)
     if "nlp" in parts:
         texts = text_slices(work, args.texts_per_class, args.val_per_class)
-        result, usage = run_worker("nlp", {**base, "train": str(texts["train"]), "val": str(texts["val"])}, log)
+        extra = {}
+        if 2 in sections:
+            big = text_slices(work, args.full_texts_per_class, args.full_val_per_class, prefix="agnews-full")
+            extra = {"full_train": str(big["train"]), "full_val": str(big["val"])}
+        result, usage = run_worker("nlp", {**base, "train": str(texts["train"]), "val": str(texts["val"]), **extra},
+                                   log)
         results["runs"]["nlp"] = {"result": result, "usage": usage, "warmup": args.warmup}
         common.save_results(args.results, results)
     if "growth" in parts:

@@ -54,17 +54,35 @@ def _preset(**preprocess):
     return Preset(id="x/y", domain="x", description="-", preprocess=preprocess)
 
 
-def test_small_images_get_a_resolution_suited_to_their_size():
+def test_small_images_are_planned_at_sizes_suited_to_them():
     items = [np.zeros((28, 28), np.uint8)] * 5
-    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(), items) == (
-        "image_size", 128, 28, 224)
-    # A preset that sets the size, or large images: nothing changes.
-    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(image_size=224), items) is None
-    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(),
-                                    [np.zeros((300, 400, 3), np.uint8)]) is None
+    sides = budget.input_sides(_Domain(["image_size"]), _Backbone2D(), _preset(), items)
+    # A backbone that trains: from 4 cells a side at the last stage down to 2; frozen features: 224 first.
+    assert (sides.key, sides.native, sides.default) == ("image_size", 28, 224)
+    assert sides.trained == (128, 96, 64) and sides.frozen == (224, 128, 96, 64)
+    # A preset that sets the size, or large images: nothing to plan.
+    assert budget.input_sides(_Domain(["image_size"]), _Backbone2D(), _preset(image_size=224), items) is None
+    assert budget.input_sides(_Domain(["image_size"]), _Backbone2D(), _preset(),
+                              [np.zeros((300, 400, 3), np.uint8)]) is None
     # Not images (vectors, texts): nothing to choose.
-    assert budget.resolution_choice(_Domain(["image_size"]), _Backbone2D(), _preset(), ["some text"]) is None
+    assert budget.input_sides(_Domain(["image_size"]), _Backbone2D(), _preset(), ["some text"]) is None
     assert budget.suited_resolution(150, 224) == 160 and budget.suited_resolution(28, 96) == 96
+    # Never below the images' own size: 150 px images are not shrunk for a cheaper plan.
+    assert budget.training_sides(150, 224) == (160,) and budget.training_sides(70, 224) == (128, 96)
+
+
+def test_the_best_plan_gives_up_the_input_size_before_the_strategy():
+    sides = budget.Sides("image_size", 28, 224, (128, 64), (224, 128, 64))
+    names = [p.name for p in budget.candidate_plans("auto", "freeze-unfreeze", sides, n_groups=9)]
+    assert names == ["freeze-unfreeze at 128 px", "freeze-unfreeze at 64 px",
+                     "partial fine-tune (top 2 groups) at 128 px", "partial fine-tune (top 2 groups) at 64 px",
+                     "freeze at 224 px", "freeze at 128 px", "freeze at 64 px",
+                     "linear-probe at 224 px", "linear-probe at 128 px", "linear-probe at 64 px"]
+    # Few labels: only frozen features; a backbone of two groups has no partial fine-tune to offer.
+    assert [p.name for p in budget.candidate_plans("auto", "linear-probe", None, 9)] == ["linear-probe"]
+    assert "gradual" not in {p.strategy for p in budget.candidate_plans("auto", "full", None, n_groups=2)}
+    # The user's strategy: only its input size is planned.
+    assert [p.name for p in budget.candidate_plans("full", "full", sides, 9)] == ["full at 128 px", "full at 64 px"]
 
 
 def test_image_files_are_measured_from_their_headers(tmp_path):
@@ -126,17 +144,29 @@ def test_measure_steps_times_the_backbone_and_leaves_it_as_it_was(toy_registry):
     times = budget.measure_steps(backbone, selection.domain, selection.preset, data.items,
                                  [0 if label == "a" else 1 for label in data.labels], timer=lambda: next(ticks))
     assert times.examples == 16
-    assert times.forward == pytest.approx(1 / times.examples) and times.forward_backward is not None
+    # One batch of the training batch size (the toy preset's 16), run untimed first: 1 s for 16 examples.
+    assert times.forward == pytest.approx(1 / 16) and times.forward_backward == pytest.approx(1 / 16)
     assert backbone.training and [p.requires_grad for p in backbone.parameters()] == flags
     assert all(p.grad is None for p in backbone.parameters())
     for key, value in backbone.state_dict().items():  # BatchNorm statistics and weights untouched
         assert torch.equal(value, state[key]), key
+    # A partial fine-tune is timed with only the top groups trainable; the flags are restored after it too.
+    top = budget.measure_steps(backbone, selection.domain, selection.preset, data.items, [0, 1] * 12,
+                               backward=False, top_groups=2, timer=lambda: next(ticks))
+    # The batch is the size training uses (a smaller one times a less efficient step).
+    assert budget.measure_steps(backbone, selection.domain, selection.preset, data.items, [0, 1] * 12,
+                                backward=False, batch_size=8, timer=lambda: next(ticks)).forward == pytest.approx(1 / 8)
+    assert top.forward_backward is None and top.forward_backward_top == pytest.approx(1 / 16)
+    assert top.top_groups == 2 and [p.requires_grad for p in backbone.parameters()] == flags
 
 
 def _fixed_times(monkeypatch):
     times = budget.StepTimes(load_train=0.0, load_eval=0.0, forward=0.01, forward_backward=0.05, examples=16,
                              device="cpu")
     monkeypatch.setattr(budget, "measure_steps", lambda *args, **kwargs: times)
+    # The budget's clock stands still: loading the model and reading the data cost nothing, however busy
+    # the machine running the tests is.
+    monkeypatch.setattr(budget, "clock", lambda: 0.0)
 
 
 def test_auto_picks_the_best_plan_that_fits_and_the_plan_says_why(toy_registry, monkeypatch):
@@ -147,7 +177,7 @@ def test_auto_picks_the_best_plan_that_fits_and_the_plan_says_why(toy_registry, 
     assert "suggests full" in plan.reason
     assert plan.estimate["seconds"] <= 30
     dropped = {alt["plan"]: alt for alt in plan.estimate["alternatives"]}
-    assert set(dropped) == {"full", "freeze-unfreeze", "linear-probe"}
+    assert set(dropped) == {"full", "freeze-unfreeze", "partial fine-tune (top 2 groups)", "linear-probe"}
     assert "left of the budget" in dropped["full"]["why_dropped"] and dropped["full"]["seconds"] > 30
     assert 0 <= plan.estimate["spent_seconds"] < 30  # reading the data and loading the model count too
     # Without a budget the data-size rule alone decides, and no estimate is made.
@@ -217,3 +247,113 @@ def test_without_a_budget_training_runs_every_epoch(toy_registry, monkeypatch):
     _ticking_backbone(monkeypatch, clock)
     run = tk.fit("toy", toy_plugin.make_blobs(30, seed=3), strategy="full", epochs=4, time_budget="none")
     assert len(run.history) == 4 and not any("time budget" in n for n in run.notes)
+
+
+# --------------------------------------------------------------------------- planning sizes and strategies
+class _ImageDomain:
+    preprocess_keys = {"image_size": ""}
+
+    def has_random_augmentation(self, preset):
+        return True
+
+
+def _image_selection():
+    import torch
+    from torch import nn
+
+    class Backbone(nn.Module):
+        spatial_dims, default_image_size, feature_dim = 2, [224], 32
+
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList(nn.Linear(2, 2) for _ in range(5))
+
+        def layer_groups(self):
+            return list(self.blocks)
+
+    from types import SimpleNamespace
+
+    preset = Preset(id="x/y", domain="x", description="-", train={"epochs": 10, "unfreeze_epoch": 2})
+    from transferkit.core.data import Examples
+
+    data = Examples(items=[np.zeros((28, 28), np.uint8)] * 600, labels=["a", "b"] * 300, source="-")
+    splits = SimpleNamespace(train=data, val=Examples(items=data.items[:80], labels=data.labels[:80], source="-"),
+                             test=None)
+    torch.manual_seed(0)
+    return SimpleNamespace(domain=_ImageDomain(), backbone=Backbone(), preset=preset), splits
+
+
+def _timed_by_pixels(monkeypatch, fb_ms_at_128=10.0):
+    """Per-example times that grow with the input's pixels; each timing recorded (side, what was timed)."""
+    calls = []
+
+    def measure(backbone, domain, preset, items, targets, *, backward=True, top_groups=0, forward=True,
+                batch_size=16, timer=None):
+        side = preset.preprocess["image_size"]
+        scale = (side / 128) ** 2
+        calls.append((side, backward, top_groups))
+        return budget.StepTimes(0.0, 0.0, fb_ms_at_128 / 3e3 * scale, fb_ms_at_128 / 1e3 * scale if backward else None,
+                                16, "cpu", fb_ms_at_128 / 2e3 * scale if top_groups else None, top_groups)
+
+    monkeypatch.setattr(budget, "measure_steps", measure)
+    return calls
+
+
+def test_auto_gives_up_input_size_first_and_times_only_what_it_needs(monkeypatch):
+    selection, splits = _image_selection()
+    calls = _timed_by_pixels(monkeypatch)
+    # freeze-unfreeze at 128 px: 2 frozen epochs + 8 trained ones over 600 images, scoring and saving,
+    # about 65 s; at 96 px about 41 s, at 64 px 24 s. A 45 s budget: 128 px does not fit, 96 px does.
+    plan = budget.plan_budget(selection, splits, ["a", "b"], None, 45.0, {}, timer=lambda: 0.0)
+    assert (plan.strategy, plan.choice["side"], plan.preset.preprocess["image_size"]) == ("freeze-unfreeze", 96, 96)
+    # The smallest side first (a forward pass for a lower bound, then forward+backward), then from the
+    # largest down.
+    assert calls == [(64, False, 0), (64, True, 0), (128, True, 0), (96, True, 0)]
+    assert "freeze-unfreeze at 128 px" in {a["plan"] for a in plan.estimate["alternatives"]}
+    assert any("input 96 px for 28 px images" in note for note in plan.notes)
+
+
+def test_auto_falls_back_to_a_partial_fine_tune_then_to_frozen_features_at_the_backbone_size(monkeypatch):
+    selection, splits = _image_selection()
+    calls = _timed_by_pixels(monkeypatch)
+    # 20 s: freeze-unfreeze is over even at 64 px (24 s), so its larger sides are never timed; the partial
+    # fine-tune at 64 px (about 18 s) fits, with the top groups unfrozen once, at the unfreeze epoch.
+    plan = budget.plan_budget(selection, splits, ["a", "b"], None, 20.0, {}, timer=lambda: 0.0)
+    assert (plan.strategy, plan.choice["side"], plan.choice["top_groups"]) == ("gradual", 64, 2)
+    assert plan.preset.train.milestones == [2] and plan.preset.train.groups_per_milestone == 2
+    # Each thing timed once: what a side already has is not timed again.
+    assert calls == [(64, False, 0), (64, True, 0), (64, False, 2), (128, False, 2), (96, False, 2)]
+    dropped = {a["plan"]: a["why_dropped"] for a in plan.estimate["alternatives"]}
+    assert "not timed, at 128 and 96 px" in dropped["freeze-unfreeze at 64 px"]
+    assert "suggests freeze-unfreeze at 128 px" in plan.reason and "best plan that fits" in plan.reason
+    # 14 s: nothing trains in time (a frozen backbone with augmentation, 16 s at 64 px, neither); frozen
+    # features at the backbone's own 224 px (about 13 s) are preferred to those at 64 px (7 s), which fit too.
+    del calls[:]
+    plan = budget.plan_budget(selection, splits, ["a", "b"], None, 14.0, {}, timer=lambda: 0.0)
+    assert (plan.strategy, plan.choice["side"]) == ("linear-probe", 224)
+    # Training plans ruled out by a lower bound from the forward pass alone: no backward pass was timed.
+    assert calls == [(64, False, 0), (224, False, 0)]
+    dropped = {a["plan"]: a["why_dropped"] for a in plan.estimate["alternatives"]}
+    assert "even as a lower bound" in dropped["freeze-unfreeze at 64 px"]
+    assert "needs at least" in plan.reason
+    assert any("the backbone's own 224 px input" in note for note in plan.notes)
+
+
+def test_resume_keeps_the_plan_the_first_run_recorded(toy_registry, monkeypatch, tmp_path):
+    slow = budget.StepTimes(0.0, 0.0, 0.01, 0.05, 16, "cpu")
+    monkeypatch.setattr(budget, "measure_steps", lambda *args, **kwargs: slow)
+    monkeypatch.setattr(budget, "clock", lambda: 0.0)  # however busy the machine, the same plan
+    data = toy_plugin.make_blobs(400, seed=0)
+    first = tk.fit("toy", data, time_budget="30s", out=tmp_path / "m")
+    assert first.model.plan.strategy == "freeze"
+    record = json.loads((tmp_path / "m" / "run" / budget.CHOICE_FILE).read_text())
+    assert record["strategy"] == "freeze" and record["requested"] == "auto"
+    # The machine is now fast: a fresh plan would fine-tune everything, but a resumed run continues the first.
+    fast = budget.StepTimes(0.0, 0.0, 1e-5, 5e-5, 16, "cpu")
+    monkeypatch.setattr(budget, "measure_steps", lambda *args, **kwargs: fast)
+    assert tk.fit("toy", data, time_budget="30s", dry_run=True).strategy == "full"
+    resumed = tk.fit("toy", data, time_budget="30s", out=tmp_path / "m", resume=True, dry_run=True)
+    assert resumed.strategy == "freeze" and "--resume keeps it" in resumed.reason
+    # Without a budget too (auto alone would say full), and not for another requested strategy.
+    assert tk.fit("toy", data, time_budget="none", out=tmp_path / "m", resume=True, dry_run=True).strategy == "freeze"
+    assert budget.recorded_choice(tmp_path / "m", "full") is None

@@ -38,11 +38,33 @@ def test_listings_keep_every_id_whole_on_one_line_at_80_columns(command, wide, c
     for id_ in ids:
         rows = [line for line in lines if re.match(rf"{re.escape(id_)}\s", line)]
         assert len(rows) == 1, (id_, out)  # whole, and the start of exactly one row
-        assert len(rows[0]) <= 80, rows[0]
+        assert wide or len(rows[0]) <= 80, rows[0]  # --wide rows may run past 80 columns (kubectl -o wide)
     if not wide:  # compact: one line a row (header, rule, rows), then only the notes, which start with an id
         body = [line for line in lines if line.strip()]
         assert len(body) >= len(ids) + 2
         assert all(len(line) <= 80 for line in body[: len(ids) + 2]), out
+
+
+WIDE_TEXT = {  # command -> the JSON fields its --wide table shows whole or wrapped at spaces
+    "domains": ("name", "default_model", "default_preset", "description"),
+    "models": ("id", "location", "availability", "description"),
+    "presets": ("id", "model", "description"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(WIDE_TEXT))
+def test_wide_listings_split_no_id_and_no_word(command, columns_80, capsys):
+    # `--wide` at 80 columns: rows run past the terminal rather than fold `medical/efficientnet-lite0.imagenet`
+    # or `linear-probe` in two; descriptions wrap at spaces only.
+    code, out, err = run_cli([command, "--json"], capsys)
+    assert code == 0, err
+    words = {word.strip("()") for row in json.loads(out) for field in WIDE_TEXT[command]
+             for word in str(row[field] or "").split()}
+    code, out, err = run_cli([command, "--wide"], capsys)
+    assert code == 0, err
+    printed = {word.strip("()") for word in out.split()}
+    assert words - printed == set(), out
+    assert any(len(line) > 80 for line in out.splitlines())  # nothing squeezed into 80 columns
 
 
 def test_a_preset_row_takes_one_line(columns_80, capsys):
@@ -138,6 +160,26 @@ def test_sigterm_exit_code_is_143_with_one_line(toy_registry, tmp_path, monkeypa
     code, _, err = run_cli(["train", "--domain", "toy", "--data", str(tmp_path / "x.npz"), "--out",
                             str(tmp_path / "m")], capsys)
     assert code == 143 and len(err.strip().splitlines()) == 1 and "SIGTERM" in err
+
+
+def test_train_results_are_plain_lines_that_fit_80_columns(toy_registry, tmp_path, columns_80, capsys):
+    import toy_plugin
+
+    data = toy_plugin.write_blobs(tmp_path / "train.npz", toy_plugin.make_blobs(15, seed=5))
+    model = tmp_path / "m"
+    code, out, err = run_cli(["train", "--domain", "toy", "--data", str(data), "--out", str(model),
+                              "--strategy", "linear-probe", "--time-budget", "none"], capsys)
+    assert code == 0, err
+    assert not re.search("[\u2500-\u257f]", out), out  # no box drawing: what a pipe or a log file gets
+    lines = out[out.index("\nResults\n") + 1:].replace(str(model), "M").splitlines()
+    assert all(len(line) <= 80 for line in lines), lines  # the long note is wrapped, not cut
+    assert re.fullmatch(r"  split\s+n\s+accuracy\s+macro-F1\s+AUROC", lines[1])
+    assert re.fullmatch(r"  validation \(used for selection\)\s+\d+\s+\d\.\d{4}\s+\d\.\d{4}\s+(n/a|\d\.\d{4})", lines[2])
+    note = next(i for i, line in enumerate(lines) if line.startswith("note: no test data"))
+    assert lines[note + 1].startswith("  ") and "--holdout-test 0.2" in " ".join(lines[note:note + 3])
+    # Two durations, named: the whole command, and the training and scoring inside it.
+    took = re.fullmatch(r"model written to M: the run took (\d+) s, of which training and scoring (\d+) s", lines[-1])
+    assert took and int(took[1]) >= int(took[2]), lines[-1]
 
 
 # --------------------------------------------------------------------------- predict, evaluate on real SMS

@@ -37,3 +37,16 @@ def test_epoch_metrics_single_class_targets() -> None:
     fast = epoch_metrics(y, probs, ["a", "b"])
     assert fast["auroc"] is None and fast["balanced_accuracy"] is None
     assert fast["accuracy"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("n_labels", [2, 4])
+def test_epoch_auroc_counts_tied_scores_as_scikit_learn_does(n_labels: int) -> None:
+    # Rounded scores tie often (a head that saturates, few distinct probabilities): ties count half.
+    rng = np.random.default_rng(10 + n_labels)
+    labels = [f"c{i}" for i in range(n_labels)]
+    for _ in range(20):
+        y = np.concatenate([np.arange(n_labels), rng.integers(0, n_labels, 20)])
+        probs = np.round(rng.dirichlet(np.ones(n_labels), len(y)), 1) + 1e-3
+        probs /= probs.sum(axis=1, keepdims=True)
+        full = classification_metrics(y, probs, labels)
+        assert epoch_metrics(y, probs, labels)["auroc"] == pytest.approx(full["auroc"], rel=1e-12, abs=1e-12)

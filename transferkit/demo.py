@@ -83,8 +83,12 @@ def verdict(results: dict[str, dict[str, Any]]) -> str:
     return f"[yellow]mixed result[/]: {figures}; with this few labels, check on more data before choosing."
 
 
-def run_demo(out: Path, per_class: int = 2, console: Any = None, seed: int = 0) -> dict[str, dict[str, Any]]:
+def run_demo(out: Path, per_class: int = 2, console: Any = None, seed: int = 0,
+             progress: Any = False) -> dict[str, dict[str, Any]]:
     """Run the three models on the same split, print the comparison and write the transfer artifact.
+
+    ``progress`` goes to both runs' ``fit`` (``transferkit demo`` passes ``plain`` in a pipe: minutes of
+    feature extraction and scoring are otherwise silent).
 
     Example:
         >>> results = run_demo(Path("runs/demo"))  # doctest: +SKIP
@@ -113,12 +117,13 @@ def run_demo(out: Path, per_class: int = 2, console: Any = None, seed: int = 0) 
         preprocess={"resolution": 32, "resize": 32},
         augment={"hflip": True},
     )
-    scratch_run = fit("vision", data_root, preset=scratch)
+    scratch_run = fit("vision", data_root, preset=scratch, progress=progress)
     results["small CNN from scratch"] = scratch_run.metrics["test"]
 
     console.print("3/3 transferkit: EfficientNet-Lite0 (ImageNet) + linear probe ...")
     baselines = {name: {k: m[k] for k in ("accuracy", "f1_macro", "auroc")} for name, m in results.items()}
-    transfer = fit("vision", data_root, strategy="linear-probe", out=out, baselines=baselines, seed=seed)
+    transfer = fit("vision", data_root, strategy="linear-probe", out=out, baselines=baselines, seed=seed,
+                   progress=progress)
     results["transferkit (pretrained, linear probe)"] = transfer.metrics["test"]
 
     table = Table("model", "test accuracy", "test macro-F1", "test AUROC", title="same held-out test images")

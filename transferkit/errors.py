@@ -1,7 +1,6 @@
 """Errors that users see. Each one names what was wrong, where, and how to fix it."""
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -70,6 +69,8 @@ def close_matches(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
         >>> close_matches("visoin", ["vision", "nlp"])
         ['vision']
     """
+    import difflib  # here, not at the top: only an unknown name needs it, and every command imports this module
+
     choices = list(choices)
     found = difflib.get_close_matches(word, choices, n=n, cutoff=0.5)
     # A prefix or a substring is a good hint too ("chest" -> "medical/chest-xray").

@@ -6,10 +6,12 @@
    the default suits the machine: 15 minutes on a CPU-only machine, 60 with a GPU (:func:`default_budget`).
 2. After the data are read, :func:`plan_budget` times a few real forward and forward+backward steps of the
    backbone on a small batch of the user's training data on this hardware (:func:`measure_steps`),
-   estimates every candidate plan (:func:`estimate_plans`) and, for ``auto``, lets
-   :func:`~transferkit.core.configure.choose_strategy` take the best plan that fits. Images smaller than
-   the backbone's input are fed at a resolution suited to their native size (:func:`suited_resolution`)
-   unless the preset sets one.
+   estimates each candidate plan (:func:`estimate_plans`: feature extraction, training, scoring, saving)
+   and, for ``auto``, takes the best plan that fits. A plan is a strategy *and* an input size: images
+   smaller than the backbone's input are fed, for a backbone that trains, at sizes suited to their native
+   size (:func:`training_sides`), and frozen features come first at the backbone's own size
+   (:func:`candidate_plans` says which plan is "best" and why). The choice is recorded in the run folder,
+   so that ``--resume`` continues the same plan (:func:`record_choice`).
 3. Training stops gracefully at the budget (:func:`time_budget_callback`): at the end of an epoch when the
    next one would not finish in time, or after the current step when the time is spent; the best epoch's
    weights are kept as in any run.
@@ -23,7 +25,7 @@ import contextvars
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -44,7 +46,19 @@ CANDIDATES = ("full", "freeze-unfreeze", "freeze", "linear-probe")
 # nothing from being upsampled further than that.
 BACKBONE_STRIDE = 32
 MIN_CELLS = 4
-SAMPLE_MAX = 16  # examples in the timed batch: enough for a stable per-example time, cheap on a CPU
+# Plans that keep the backbone frozen: their features come first at the backbone's own input size.
+FROZEN = ("freeze", "linear-probe")
+# The smallest input a training backbone is fed: 2 cells a side at its last stage (64 px for a 32x network).
+FLOOR_CELLS = 2
+# A partial fine-tune trains the top layer groups only: for EfficientNet-Lite the last stage and the 1x1
+# projection to the features (a third of the weights, and back-propagation through a small part of the
+# network); for a transformer, the last two layers.
+TOP_GROUPS = 2
+# The timed batch is one training batch (at most SAMPLE_MAX examples), run once untimed first at the
+# same shape. Both matter on a CPU (EfficientNet-Lite0 at 64 px on the shared machine): a first call at
+# a new input shape took 2.4 times the next one, and an example in a batch of 8 took 2.2 times one in
+# a batch of 32, so a small or cold timing overestimates every plan and makes auto pick too cheap a one.
+SAMPLE_MAX = 64
 TRAINER_OVERHEAD_S = 5.0  # Lightning start-up, checkpoint writes
 SAVE_S = 5.0  # writing the artifact and its report
 # The clock the budget is counted on (fit() and the stop callback share it; tests replace it).
@@ -155,38 +169,12 @@ def suited_resolution(native: int, default: int, stride: int = BACKBONE_STRIDE, 
     return min(side, default)
 
 
-def resolution_choice(
-    domain: "Domain", backbone: Any, preset: "Preset", items: list[Any]
-) -> tuple[str, int, int, int] | None:
-    """(preprocess key, side, native side, default side) when the images should be fed smaller than the
-    backbone's default; None when the preset sets the resolution itself or nothing is to be gained.
-
-    The key is the one the domain reads: ``resolution`` (vision) or ``image_size`` (medical, 2D).
-    """
-    keys = set(getattr(domain, "preprocess_keys", {}) or {})
-    if "image_size" in keys and backbone.spatial_dims == 2:
-        key, default = "image_size", backbone.default_image_size
-        default = default[0] if isinstance(default, (list, tuple)) and default else default
-    elif "resolution" in keys:
-        key, default = "resolution", backbone.default_resolution
-    else:
-        return None
-    # A preset that sets a size, or pools features at sizes of its own, has chosen its resolution.
-    if not isinstance(default, int) or key in preset.preprocess or preset.preprocess.get("feature_scales"):
-        return None
-    native = native_side(items)
-    if native is None:
-        return None
-    side = suited_resolution(native, default)
-    return (key, side, native, default) if side < default else None
-
-
 # =========================================================================== timing
 @dataclass
 class StepTimes:
     """Seconds per example measured on this machine: preprocessing (training and evaluation transforms),
-    a forward pass in inference mode, and a forward+backward pass with every backbone weight trainable
-    (None when not measured)."""
+    a forward pass in inference mode, a forward+backward pass with every backbone weight trainable, and one
+    with only the top ``top_groups`` layer groups trainable (None when not measured)."""
 
     load_train: float
     load_eval: float
@@ -194,27 +182,8 @@ class StepTimes:
     forward_backward: float | None
     examples: int
     device: str
-
-
-def _to_device(batch: Any, device: Any) -> Any:
-    if hasattr(batch, "to"):
-        return batch.to(device)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
-
-
-def _first(batch: Any, k: int) -> Any:
-    """The first ``k`` examples of a batch (a tensor, or a dict / tuple of them, as a domain collates)."""
-    if hasattr(batch, "shape"):
-        return batch[:k]
-    if isinstance(batch, dict):
-        return {key: _first(v, k) for key, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_first(v, k) for v in batch)
-    return batch
+    forward_backward_top: float | None = None
+    top_groups: int = 0
 
 
 def measure_steps(
@@ -225,14 +194,23 @@ def measure_steps(
     targets: list[int],
     *,
     backward: bool = True,
+    top_groups: int = 0,
+    forward: bool = True,
+    batch_size: int = 16,
     repeats: int = 1,
     timer: Callable[[], float] = time.perf_counter,
 ) -> StepTimes:
-    """Time the backbone on a small batch of ``items`` (the user's data) on this machine's device.
+    """Time the backbone on a small batch of ``items`` (the user's data) on the device training will use.
 
     A warm-up step on two examples, then the mean of ``repeats`` steps on the whole sample (on a busy
-    CPU the timing itself costs seconds, which the budget pays for). The backbone is left as it was found: timing
-    runs in eval mode (no BatchNorm statistics move), gradients are dropped and trainable flags restored.
+    CPU the timing itself costs seconds, which the budget pays for). ``backward``: also time a
+    forward+backward pass with every weight trainable; ``top_groups``: also one where only the top
+    ``top_groups`` layer groups train (a partial fine-tune back-propagates through those alone);
+    ``forward=False`` skips the inference pass (already timed; its field is then NaN). The sample is one
+    batch of ``batch_size`` examples (the size training and feature extraction use), and each pass runs
+    once untimed at that shape before it is timed. The
+    backbone is left as it was found: timing runs in eval mode (no BatchNorm statistics move), gradients
+    are dropped and trainable flags restored.
 
     Example:
         >>> sel = select("vision")  # doctest: +SKIP
@@ -245,10 +223,12 @@ def measure_steps(
     from torch import nn
     from torch.utils.data import DataLoader
 
-    n = max(1, min(SAMPLE_MAX, len(items)))
+    from transferkit.core.devices import pick_device, to_device
+
+    n = max(1, min(SAMPLE_MAX, batch_size, len(items)))
     chosen = sorted(set(np.linspace(0, len(items) - 1, n).astype(int).tolist()))  # spread over the classes
     sample, sample_targets = [items[i] for i in chosen], [targets[i] for i in chosen]
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device()  # the device training and feature extraction use (core/devices.py)
 
     def load(train: bool) -> tuple[Any, float]:
         dataset = domain.dataset(backbone, sample, sample_targets, preset, train=train)
@@ -258,14 +238,14 @@ def measure_steps(
 
     (inputs, labels), load_train = load(True)
     _, load_eval = load(False)
-    inputs, labels = _to_device(inputs, device), labels.to(device)
+    inputs, labels = to_device(inputs, device), labels.to(device)
     was_training = backbone.training
     flags = [p.requires_grad for p in backbone.parameters()]
     original_device = next(iter(backbone.parameters())).device
     backbone.to(device).eval()
     try:
         def timed(fn: Callable[[Any, Any], Any]) -> float:
-            fn(_first(inputs, 2), labels[:2])  # warm-up: kernels, lazy initialisation
+            fn(inputs, labels)  # warm-up at the timed shape: kernels, lazy initialisation
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = timer()
@@ -275,29 +255,40 @@ def measure_steps(
                 torch.cuda.synchronize()
             return (timer() - started) / repeats / len(sample)
 
-        def forward(x: Any, y: Any) -> None:
+        def inference(x: Any, y: Any) -> None:
             with torch.inference_mode():
                 backbone(x)
 
-        forward_s = timed(forward)
-        backward_s = None
-        if backward:
-            head = nn.Linear(backbone.feature_dim, int(labels.max()) + 2).to(device)
+        head = nn.Linear(backbone.feature_dim, int(labels.max()) + 2).to(device)
+
+        def forward_backward(x: Any, y: Any) -> None:
+            loss = nn.functional.cross_entropy(head(backbone(x)), y)
+            loss.backward()
+            backbone.zero_grad(set_to_none=True)
+
+        def trainable(groups: list[Any] | None) -> None:
             for param in backbone.parameters():
-                param.requires_grad = True
+                param.requires_grad = groups is None
+            for group in groups or []:
+                for param in group.parameters():
+                    param.requires_grad = True
 
-            def forward_backward(x: Any, y: Any) -> None:
-                loss = nn.functional.cross_entropy(head(backbone(x)), y)
-                loss.backward()
-                backbone.zero_grad(set_to_none=True)
-
+        forward_s = timed(inference) if forward else float("nan")
+        backward_s = top_s = None
+        if backward:
+            trainable(None)
             backward_s = timed(forward_backward)
+        groups = backbone.layer_groups() if top_groups else []
+        if 0 < top_groups < len(groups):
+            trainable(list(groups[-top_groups:]))
+            top_s = timed(forward_backward)
     finally:
         for param, flag in zip(backbone.parameters(), flags):
             param.requires_grad = flag
             param.grad = None
         backbone.to(original_device).train(was_training)
-    return StepTimes(load_train, load_eval, forward_s, backward_s, len(sample), device.type)
+    return StepTimes(load_train, load_eval, forward_s, backward_s, len(sample), device.type,
+                     forward_backward_top=top_s, top_groups=top_groups if top_s is not None else 0)
 
 
 # =========================================================================== estimates
@@ -314,7 +305,10 @@ def estimate_plans(
 ) -> dict[str, float]:
     """Seconds each plan would take, from the measured per-example times, at the preset's epochs.
 
-    Scoring the validation and test data after training and saving the artifact are included.
+    Feature extraction (the cache a frozen backbone is fitted on), scoring the validation and test data
+    after training and saving the artifact are included. ``gradual`` after its first milestone costs a
+    partial fine-tune's step when ``times.forward_backward_top`` was measured (the top groups train),
+    else a full one (an upper bound).
 
     Example:
         >>> t = StepTimes(0.001, 0.001, 0.01, 0.03, 16, "cpu")
@@ -335,6 +329,8 @@ def estimate_plans(
     frozen_epoch = n_train * (times.load_train + times.forward) + validate
     full_step = times.forward_backward if times.forward_backward is not None else 3 * times.forward
     full_epoch = n_train * (times.load_train + full_step) + validate
+    top_step = times.forward_backward_top if times.forward_backward_top is not None else full_step
+    top_epoch = n_train * (times.load_train + top_step) + validate
     after = validate + test + SAVE_S  # the chosen epoch scores val and test; the artifact is written
     unfreeze = min(int(train.get("unfreeze_epoch", 2)), epochs)
     first_milestone = min([int(m) for m in train.get("milestones", [])] or [epochs])
@@ -344,19 +340,135 @@ def estimate_plans(
         else (features + head_epochs + TRAINER_OVERHEAD_S + test + SAVE_S),
         "freeze-unfreeze": unfreeze * frozen_epoch + (epochs - unfreeze) * full_epoch + TRAINER_OVERHEAD_S + after,
         "full": epochs * full_epoch + TRAINER_OVERHEAD_S + after,
-        # upper bounds: gradual trains only the top groups after its first milestone; LoRA still
-        # back-propagates through the whole network.
-        "gradual": min(first_milestone, epochs) * frozen_epoch + max(0, epochs - first_milestone) * full_epoch
+        "gradual": min(first_milestone, epochs) * frozen_epoch + max(0, epochs - first_milestone) * top_epoch
         + TRAINER_OVERHEAD_S + after,
+        # an upper bound: LoRA still back-propagates through the whole network.
         "lora": epochs * full_epoch + TRAINER_OVERHEAD_S + after,
     }
     return {name: float(costs[name]) for name in strategies if name in costs}
 
 
+# =========================================================================== the plans and the choice
+@dataclass(frozen=True)
+class Plan:
+    """One candidate: a strategy, the input side it is fed at (None: the preset's) and, for a partial
+    fine-tune (``gradual`` unfreezing the top groups only), how many of the top layer groups train.
+
+    Example:
+        >>> Plan("gradual", 96, top_groups=2).name
+        'partial fine-tune (top 2 groups) at 96 px'
+    """
+
+    strategy: str
+    side: int | None = None
+    top_groups: int = 0
+
+    @property
+    def name(self) -> str:
+        what = f"partial fine-tune (top {self.top_groups} groups)" if self.top_groups else self.strategy
+        return f"{what} at {self.side} px" if self.side else what
+
+    @property
+    def trains_backbone(self) -> bool:
+        return self.strategy not in FROZEN
+
+    def record(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "side": self.side, "top_groups": self.top_groups}
+
+
+@dataclass(frozen=True)
+class Sides:
+    """The input sides a 2D image backbone may be fed, for the images' native size (:func:`input_sides`)."""
+
+    key: str  # the preprocess key the domain reads: ``image_size`` (medical) or ``resolution`` (vision)
+    native: int
+    default: int  # the backbone's own input size
+    trained: tuple[int, ...]  # for plans that train the backbone, largest first
+    frozen: tuple[int, ...]  # for frozen features: the backbone's own size first
+
+
+def training_sides(native: int, default: int, stride: int = BACKBONE_STRIDE) -> tuple[int, ...]:
+    """Input sides for a backbone that trains, largest first: from :func:`suited_resolution` down, one
+    stride at a time, to the smallest that still holds the whole image (a multiple of the stride at or above
+    its native size) with at least ``FLOOR_CELLS`` cells a side at the last stage.
+
+    Example:
+        >>> training_sides(28, 224), training_sides(150, 224), training_sides(500, 224)
+        ((128, 96, 64), (160,), (224,))
+    """
+    top = suited_resolution(native, default, stride)
+    floor = min(top, max(FLOOR_CELLS * stride, math.ceil(native / stride) * stride))
+    return tuple(range(top, floor - 1, -stride))
+
+
+def input_sides(domain: "Domain", backbone: Any, preset: "Preset", items: list[Any]) -> Sides | None:
+    """The sides worth planning for these images, or None when there is no choice to make: not 2D images,
+    a preset that sets its resolution (or feature scales) itself, images as large as the backbone's input.
+    """
+    choice = _resolution_key(domain, backbone, preset)
+    if choice is None:
+        return None
+    key, default = choice
+    native = native_side(items)
+    if native is None or native >= default:
+        return None
+    trained = training_sides(native, default)
+    return Sides(key, native, default, trained, (default, *(s for s in trained if s < default)))
+
+
+def _resolution_key(domain: "Domain", backbone: Any, preset: "Preset") -> tuple[str, int] | None:
+    keys = set(getattr(domain, "preprocess_keys", {}) or {})
+    if "image_size" in keys and getattr(backbone, "spatial_dims", None) == 2:
+        key, default = "image_size", backbone.default_image_size
+        default = default[0] if isinstance(default, (list, tuple)) and default else default
+    elif "resolution" in keys:
+        key, default = "resolution", getattr(backbone, "default_resolution", None)
+    else:
+        return None
+    # A preset that sets a size, or pools features at sizes of its own, has chosen its resolution.
+    if not isinstance(default, int) or key in preset.preprocess or preset.preprocess.get("feature_scales"):
+        return None
+    return key, default
+
+
+def candidate_plans(requested: str, preferred: str, sides: Sides | None, n_groups: int) -> list[Plan]:
+    """Every plan ``auto`` may take, best first; the user's or preset's strategy at each side otherwise.
+
+    The order is the data-size rule's (core/configure.py: the more labels, the more layers are worth
+    training), starting at the strategy it prefers, with a partial fine-tune (the top ``TOP_GROUPS`` groups)
+    between freeze-unfreeze and a frozen backbone. Within a strategy the larger input comes first: a
+    backbone that trains adapts to a smaller input, so the side is given up before the strategy is
+    (on BreastMNIST, MedMNIST v2's ResNet-18 trained at 28 px scores 0.901 AUROC, at 224 px 0.891); frozen
+    features come first at the backbone's own input size, the scale its filters were trained at (on
+    BreastMNIST train + val, cross-validated probe AUROC 0.852 at 224 px against 0.821 at 128 px:
+    docs/benchmarks.md, "Time budget"). What the order does not know is how much each plan gains on a
+    given data set; it is a prior, not a measurement, and ``--strategy`` overrides it.
+
+    Example:
+        >>> s = Sides("image_size", 28, 224, (128, 96, 64), (224, 128, 96, 64))
+        >>> [p.name for p in candidate_plans("auto", "freeze-unfreeze", s, 9)][2:4]
+        ['freeze-unfreeze at 64 px', 'partial fine-tune (top 2 groups) at 128 px']
+    """
+    def at_sides(strategy: str, top: int = 0) -> list[Plan]:
+        if sides is None:
+            return [Plan(strategy, None, top)]
+        return [Plan(strategy, side, top) for side in (sides.frozen if strategy in FROZEN else sides.trained)]
+
+    if requested != "auto":
+        return at_sides(requested)
+    plans: list[Plan] = []
+    for strategy in CANDIDATES[CANDIDATES.index(preferred):]:
+        plans += at_sides(strategy)
+        if strategy == "freeze-unfreeze" and n_groups > TOP_GROUPS:
+            plans += at_sides("gradual", TOP_GROUPS)
+    return plans
+
+
 @dataclass
 class BudgetPlan:
     """What :func:`plan_budget` decided: the strategy, why, the plan's ``estimate`` record, the preset (with
-    the resolution it chose) and the seconds reserved after training for scoring and saving."""
+    the input side and, for a partial fine-tune, the unfreezing it chose), the seconds reserved after
+    training for scoring and saving, and ``choice``, the record ``--resume`` reuses (:func:`record_choice`)."""
 
     strategy: str
     reason: str
@@ -364,6 +476,40 @@ class BudgetPlan:
     preset: "Preset"
     notes: list[str] = field(default_factory=list)
     reserve: float = 0.0
+    choice: dict[str, Any] = field(default_factory=dict)
+
+
+def apply_plan(preset: "Preset", plan: Plan, key: str | None) -> "Preset":
+    """The preset with ``plan``'s input side (under the domain's preprocess ``key``) and, for a partial
+    fine-tune, ``gradual`` set to unfreeze the top groups once, at the preset's ``unfreeze_epoch``.
+
+    Example:
+        >>> from transferkit.core.specs import Preset
+        >>> p = apply_plan(Preset(id="x/y", domain="x", description="-"), Plan("gradual", 96, 2), "image_size")
+        >>> p.preprocess["image_size"], p.train.milestones, p.train.groups_per_milestone
+        (96, [2], 2)
+    """
+    update: dict[str, Any] = {}
+    if plan.side is not None and key is not None:
+        update["preprocess"] = {**preset.preprocess, key: plan.side}
+    if plan.top_groups:
+        update["train"] = preset.train.model_copy(update={"milestones": [preset.train.unfreeze_epoch],
+                                                          "groups_per_milestone": plan.top_groups})
+    return preset.model_copy(update=update) if update else preset
+
+
+def _resolution_note(plan: Plan, sides: Sides | None) -> str | None:
+    if sides is None or plan.side is None:
+        return None
+    if plan.trains_backbone:
+        return (f"input {plan.side} px for {sides.native} px images: a backbone that trains adapts to a smaller "
+                f"input, and its own {sides.default} px would upsample them with no detail to gain, at about "
+                f"{(sides.default / plan.side) ** 2:.0f} times the compute")
+    if plan.side == sides.default:
+        return (f"frozen features at the backbone's own {sides.default} px input ({sides.native} px images "
+                "upsampled): the scale its filters were trained at")
+    return (f"frozen features at {plan.side} px for {sides.native} px images: the backbone's own "
+            f"{sides.default} px did not fit the budget")
 
 
 def plan_budget(
@@ -376,16 +522,21 @@ def plan_budget(
     *,
     spent: float = 0.0,
     adapt: bool = True,
+    recorded: dict[str, Any] | None = None,
     timer: Callable[[], float] = time.perf_counter,
 ) -> BudgetPlan | None:
-    """Time the backbone on the training data, estimate every candidate plan and choose one that fits.
+    """Time the backbone on the training data and choose the best plan that fits the budget.
 
-    ``strategy`` is the user's or the preset's: only ``auto`` is ever resolved here; a plan the user
-    chose stays as it is, and its estimate says when it exceeds the budget. ``spent``: seconds of the budget
-    used before (loading the model, reading the data); the timing counts too. ``adapt=False`` (several
-    training processes, each timing on its own) leaves ``auto`` to the data-size rule, so that every process
-    takes the same plan; the estimate is still made. None for a backbone with no
-    weights (a TF-IDF vectorizer): there is no network step to time, and the domain fits the model itself.
+    For ``auto`` the plans of :func:`candidate_plans` are tried best first: the first whose estimate fits
+    what is left of the budget is taken. Timing is lazy (each input side is timed once, when a plan needs
+    it) and a strategy is tried at its smallest side first, so that one that cannot fit costs one timing;
+    the timing's own seconds count against the budget. A strategy the user or the preset chose stays as it
+    is: only its input side is planned, and its estimate says when it exceeds the budget. ``spent``:
+    seconds of the budget used before (loading the model, reading the data). ``adapt=False`` (several
+    training processes, each timing on its own) takes the first plan, the data-size rule's, so that every
+    process takes the same one; ``recorded`` (:func:`recorded_choice`, on ``--resume``) is the plan the
+    first run took, kept as it was. None for a backbone with no weights (a TF-IDF vectorizer): there is
+    no network step to time, and the domain fits the model itself.
 
     Example:
         >>> bp = plan_budget(selection, splits, ["a", "b"], None, 900.0, {})  # doctest: +SKIP
@@ -398,68 +549,233 @@ def plan_budget(
     if next(iter(backbone.parameters()), None) is None:
         return None
     requested = strategy or preset.strategy
-    train = {**preset.train.model_dump(), **train_overrides}
-    notes: list[str] = []
-    resolution = resolution_choice(domain, backbone, preset, splits.train.items)
-    if resolution is not None:
-        key, side, native, default = resolution
-        preset = preset.model_copy(update={"preprocess": {**preset.preprocess, key: side}})
-        notes.append(f"input resolution {side} px for {native} px images (the backbone's {default} px would "
-                     "upsample them with no detail to gain, at several times the compute)")
     counts = splits.train.counts()
     min_per_class = min(counts.values())
-    preferred, _ = choose_strategy(requested, min_per_class)
-    # Back-propagation is timed only when a plan that needs it can be chosen.
-    backward = preferred in ("full", "freeze-unfreeze", "gradual", "lora")
+    preferred, rule = choose_strategy(requested, min_per_class)
+    sides = input_sides(domain, backbone, preset, splits.train.items)
+    key = sides.key if sides else (_resolution_key(domain, backbone, preset) or (None,))[0]
+    if recorded is not None:
+        plans = [Plan(str(recorded["strategy"]), recorded.get("side"), int(recorded.get("top_groups") or 0))]
+    else:
+        plans = candidate_plans(requested, preferred, sides, len(backbone.layer_groups()))
     index = {label: i for i, label in enumerate(labels)}
+    targets = [index[label] for label in splits.train.labels]
+    n_train, n_val = len(splits.train), len(splits.val)
+    n_test = len(splits.test) if splits.test is not None else 0
+    random_augmentation = domain.has_random_augmentation(preset)
+    batch_size = int({**preset.train.model_dump(), **train_overrides}["batch_size"])
     timing_started = timer()
-    times = measure_steps(backbone, domain, preset, splits.train.items,
-                          [index[label] for label in splits.train.labels], backward=backward, timer=timer)
-    shown = CANDIDATES if requested == "auto" else tuple(dict.fromkeys((requested, *CANDIDATES)))
-    costs = estimate_plans(times, n_train=len(splits.train), n_val=len(splits.val),
-                           n_test=len(splits.test) if splits.test is not None else 0, train=train,
-                           random_augmentation=domain.has_random_augmentation(preset),
-                           feature_dim=backbone.feature_dim, strategies=shown)
-    if not backward:  # not measured: a plan that back-propagates is not a candidate, so it is not shown
-        costs = {k: v for k, v in costs.items() if k in ("linear-probe", "freeze") or k == requested}
-    spent += timer() - timing_started
-    left = max(0.0, budget - spent)  # what the plan itself may take
-    chosen, reason = choose_strategy(requested, min_per_class, costs=costs if adapt else None, budget=left)
-    if not adapt and requested == "auto":
+    timings: dict[Any, tuple[StepTimes, bool, int]] = {}  # side -> (times, backward timed, top groups timed)
+
+    def times_for(plan: Plan, measure: bool = True) -> StepTimes | None:
+        backward = plan.trains_backbone and not plan.top_groups
+        cached = timings.get(plan.side)
+        if cached is not None and (cached[1] or not backward) and cached[2] >= plan.top_groups:
+            return cached[0]
+        if not measure:
+            return None
+        # Only what is missing is timed; what this side already has is kept.
+        backward = backward and not (cached is not None and cached[1])
+        top = plan.top_groups if cached is None or cached[2] < plan.top_groups else 0
+        times = measure_steps(backbone, domain, apply_plan(preset, plan, key), splits.train.items, targets,
+                              backward=backward, top_groups=top, forward=cached is None, batch_size=batch_size,
+                              timer=timer)
+        if cached is not None:
+            old = cached[0]
+            times = replace(times, forward=old.forward,
+                            forward_backward=times.forward_backward or old.forward_backward,
+                            forward_backward_top=times.forward_backward_top or old.forward_backward_top,
+                            top_groups=max(times.top_groups, old.top_groups))
+        timings[plan.side] = (times, backward or bool(cached and cached[1]), max(top, cached[2] if cached else 0))
+        return times
+
+    def cost(plan: Plan, measure: bool = True, bound: bool = False) -> float | None:
+        """Estimated seconds; ``bound``: a lower bound from the forward pass alone (a step that
+        back-propagates costs at least a forward pass), so that a plan that cannot fit costs no backward timing."""
+        times = times_for(Plan("linear-probe", plan.side) if bound else plan, measure)
+        if times is None:
+            return None
+        if bound:
+            times = replace(times, forward_backward=times.forward, forward_backward_top=times.forward)
+        train = {**apply_plan(preset, plan, key).train.model_dump(), **train_overrides}
+        return estimate_plans(times, n_train=n_train, n_val=n_val, n_test=n_test, train=train,
+                              random_augmentation=random_augmentation, feature_dim=backbone.feature_dim,
+                              strategies=(plan.strategy,))[plan.strategy]
+
+    def left() -> float:  # what the plan itself may take: the timing so far counts
+        return max(0.0, budget - spent - (timer() - timing_started))
+
+    costs: dict[Plan, float] = {}
+    untimed: dict[Plan, Plan] = {}  # larger sides not timed -> the smallest side that was already over
+    bounded: set[Plan] = set()  # plans whose cost is a lower bound (over the budget already)
+    chosen: Plan | None = None
+    if recorded is not None or not adapt or len(plans) == 1:
+        chosen = plans[0]
+        costs[chosen] = cost(chosen) or 0.0
+    else:
+        groups: dict[tuple[str, int], list[Plan]] = {}
+        for plan in plans:
+            groups.setdefault((plan.strategy, plan.top_groups), []).append(plan)
+        for group in groups.values():
+            if group[-1].trains_backbone:  # a lower bound first: one forward timing may rule the strategy out
+                costs[group[-1]] = cost(group[-1], bound=True) or 0.0
+                if costs[group[-1]] > left():
+                    bounded.add(group[-1])
+                    untimed.update({plan: group[-1] for plan in group[:-1]})
+                    continue
+                del costs[group[-1]]
+            if len(group) > 1:  # the smallest side first: a strategy that cannot fit costs one timing
+                costs[group[-1]] = cost(group[-1]) or 0.0
+                if costs[group[-1]] > left():
+                    untimed.update({plan: group[-1] for plan in group[:-1]})
+                    continue
+            for plan in group:
+                costs[plan] = costs[plan] if plan in costs else cost(plan) or 0.0
+                if costs[plan] <= left():
+                    chosen = plan
+                    break
+            if chosen is not None:
+                break
+        if chosen is None:  # nothing fits: the cheapest plan timed, said so
+            chosen = min(costs, key=lambda plan: costs[plan])
+        # Cheaper plans after the chosen one: shown where their timing is already at hand.
+        for plan in plans[plans.index(chosen) + 1:]:
+            seconds = cost(plan, measure=False)
+            if seconds is not None:
+                costs[plan] = seconds
+    timing_s = timer() - timing_started
+
+    def _about(plan: Plan) -> str:
+        return f"{'at least' if plan in bounded else 'about'} {format_seconds(costs[plan])}"
+    spent += timing_s
+    remaining = max(0.0, budget - spent)
+    seconds = costs[chosen]
+    first = plans[0]
+
+    # Why this plan, and why not the others.
+    if recorded is not None:
+        reason = f"{chosen.name}: the plan the first run in this folder took (--resume keeps it)"
+    elif requested != "auto":
+        reason = "chosen by the user or the preset" + (f"; {chosen.side} px input" if chosen.side else "")
+    elif chosen == first:
+        reason = rule + (f"; {chosen.side} px input" if chosen.side else "")
+    else:
+        over = (f"it needs {_about(first)}" if first in costs else
+                f"even at {untimed[first].side} px it needs {_about(untimed[first])}")
+        reason = f"{rule} suggests {first.name}, but {over}, over the {format_seconds(remaining)} left of the budget"
+        if seconds <= remaining:
+            reason += f"; {chosen.name} is the best plan that fits (about {format_seconds(seconds)})"
+        else:
+            reason += f"; no plan fits, so the cheapest timed, {chosen.name} (about {format_seconds(seconds)})"
+    alternatives = []
+    for plan in plans:
+        if plan == chosen or plan not in costs:
+            continue
+        if plans.index(plan) > plans.index(chosen):
+            why = f"{chosen.name} fits the budget and is preferred"
+        elif costs[plan] > remaining:
+            why = f"over the {format_seconds(remaining)} left of the budget"
+            if plan in bounded:
+                why += " even as a lower bound (back-propagation counted as a forward pass)"
+            larger = [p.side for p in untimed if untimed[p] == plan]
+            if larger:
+                why += f"; so, not timed, at {' and '.join(map(str, larger))} px"
+        else:
+            why = "the strategy was chosen by the user or the preset"
+        alternatives.append({"plan": plan.name, "seconds": round(costs[plan], 1), "why_dropped": why})
+
+    notes: list[str] = []
+    resolution = _resolution_note(chosen, sides)
+    if resolution:
+        notes.append(resolution)
+    if chosen.top_groups:
+        notes.append(f"partial fine-tune: the head trains first, then the top {chosen.top_groups} layer groups "
+                     f"from epoch {preset.train.unfreeze_epoch}; the rest of the backbone stays frozen")
+    if not adapt and requested == "auto" and recorded is None:
         notes.append("several training processes: auto follows the data-size rule alone, so that every process "
                      "takes the same plan")
-    size = f" at {resolution[1]} px" if resolution else ""
-    how = (f"timed {times.examples} examples of the training data{size} on {times.device}: "
+    if seconds > remaining:
+        then = ("it has no epochs to stop between, so the run will take longer" if chosen.strategy == "linear-probe"
+                else "training stops at the budget with the best epoch kept")
+        notes.append(f"the {chosen.name} plan needs about {format_seconds(seconds)}, more than the "
+                     f"{format_seconds(remaining)} left of the budget: {then}")
+    times = timings[chosen.side][0]
+    size = f" at {chosen.side} px" if chosen.side else ""
+    how = (f"timed up to {times.examples} examples of the training data{size} on {times.device}: "
            f"{times.forward * 1e3:.1f} ms an example forward"
            + (f", {times.forward_backward * 1e3:.1f} ms forward+backward" if times.forward_backward else "")
-           + f", {(times.load_train) * 1e3:.1f} ms preprocessing; {len(splits.train)} train, {len(splits.val)} "
-           f"val examples, {train['epochs']} epochs at most (early stopping may end sooner); "
-           f"budget {format_seconds(budget)}, of which {format_seconds(spent)} went to loading the model, "
-           f"reading the data and this timing")
-    alternatives = []
-    for name, seconds in costs.items():
-        if name == chosen:
-            continue
-        if requested != "auto":
-            why = "the strategy was chosen by the user or the preset"
-        elif seconds > left:
-            why = f"over the {format_seconds(left)} left of the budget"
-        elif CANDIDATES.index(name) < CANDIDATES.index(preferred):
-            why = f"{min_per_class} examples in the rarest class: the data-size rule prefers {preferred}"
-        else:
-            why = f"{chosen} fits the budget and is preferred"
-        alternatives.append({"plan": name, "seconds": round(seconds, 1), "why_dropped": why})
-    if costs[chosen] > left:
-        then = ("it has no epochs to stop between, so the run will take longer" if chosen == "linear-probe" else
-                "training stops at the budget with the best epoch kept")
-        notes.append(f"the {chosen} plan needs about {format_seconds(costs[chosen])}, more than the "
-                     f"{format_seconds(left)} left of the budget: {then}")
-    eval_each = times.load_eval + times.forward
-    n_test = len(splits.test) if splits.test is not None else 0
-    reserve = (len(splits.val) + n_test) * eval_each + SAVE_S
-    estimate = {"seconds": round(costs[chosen], 1), "how": how, "alternatives": alternatives,
+           + (f", {times.forward_backward_top * 1e3:.1f} ms forward+backward of the top {times.top_groups} groups"
+              if times.forward_backward_top and chosen.top_groups else "")
+           + f", {times.load_train * 1e3:.1f} ms preprocessing; {n_train} train, {n_val} val examples, "
+           + (
+               # A linear probe has no epochs: the backbone runs once over the data, then one fit of the probe.
+               "features computed once, then one fit of the logistic regression (C chosen on validation)"
+               if chosen.strategy == "linear-probe" else
+               f"{int({**preset.train.model_dump(), **train_overrides}['epochs'])} epochs at most (early stopping "
+               "may end sooner)")
+           + f"; budget {format_seconds(budget)}, of which {format_seconds(spent)} went to loading the "
+           f"model, reading the data and timing ({format_seconds(timing_s)}, {len(timings)} input "
+           f"size{'s' if len(timings) != 1 else ''})")
+    reserve = (n_val + n_test) * (times.load_eval + times.forward) + SAVE_S
+    estimate = {"seconds": round(seconds, 1), "how": how, "alternatives": alternatives,
                 "budget_seconds": budget, "spent_seconds": round(spent, 1)}
-    return BudgetPlan(chosen, reason, estimate, preset, notes, reserve)
+    choice = {**chosen.record(), "requested": requested}
+    return BudgetPlan(chosen.strategy, reason, estimate, apply_plan(preset, chosen, key), notes, reserve, choice)
+
+
+# =========================================================================== --resume keeps the plan
+CHOICE_FILE = "budget-plan.json"  # in the run folder (core/outputs.py RUN_DIR), beside the checkpoints
+
+
+def record_choice(out: str | Path, plan: BudgetPlan) -> None:
+    """Write the plan ``plan_budget`` chose into ``out``'s run folder, so that ``--resume`` continues it.
+
+    A resumed run times the machine again, and a busier or quieter machine would make ``auto`` pick
+    another plan, whose checkpoint the saved one is not. Only the first process of a run writes.
+
+    Example:
+        >>> record_choice("models/m", budget_plan)  # doctest: +SKIP
+    """
+    from transferkit.core.artifact import write_json_atomic
+    from transferkit.core.devices import is_rank_zero
+    from transferkit.core.outputs import RUN_DIR
+
+    if is_rank_zero():
+        write_json_atomic(Path(out) / RUN_DIR / CHOICE_FILE, {"format_version": 1, **plan.choice})
+
+
+def recorded_choice(out: str | Path, requested: str) -> dict[str, Any] | None:
+    """The plan recorded by :func:`record_choice` in ``out``, when it was made for the same ``requested``
+    strategy (``auto``, or the user's); None otherwise.
+
+    Example:
+        >>> recorded_choice("models/m", "auto")  # doctest: +SKIP
+        {'format_version': 1, 'strategy': 'linear-probe', 'side': 224, 'top_groups': 0, 'requested': 'auto'}
+    """
+    import json
+
+    from transferkit.core.outputs import RUN_DIR
+    from transferkit.core.specs import STRATEGIES
+
+    path = Path(out) / RUN_DIR / CHOICE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("requested") != requested or record.get("strategy") not in STRATEGIES:
+        return None
+    return record
+
+
+def replay_choice(selection: "Selection", recorded: dict[str, Any]) -> tuple["Preset", str]:
+    """(preset, strategy) of a recorded plan, for a resumed run that has no time budget to plan with.
+
+    Example:
+        >>> preset, strategy = replay_choice(selection, recorded_choice("models/m", "auto"))  # doctest: +SKIP
+    """
+    plan = Plan(str(recorded["strategy"]), recorded.get("side"), int(recorded.get("top_groups") or 0))
+    key = (_resolution_key(selection.domain, selection.backbone, selection.preset) or (None,))[0]
+    return apply_plan(selection.preset, plan, key), plan.strategy
 
 
 # =========================================================================== stopping at the budget

@@ -142,7 +142,11 @@ def draw_budget(pool: Examples, per_class: int | str, seed: int, val_fraction: f
         ({'a': 4, 'b': 4}, {'a': 1, 'b': 1})
     """
     budget = pool if per_class == "all" else sample_per_class(pool, int(per_class), seed)
-    return stratified_split(budget, val_fraction, seed)
+    train, val = stratified_split(budget, val_fraction, seed)
+    # Held out of the budget by transferkit, as `train --per-class` does: a slice too small to choose on is
+    # pooled back by the linear probe and the contrastive fit (core/train.py `_fit_probe_pooled`).
+    val.meta = {**val.meta, "origin": {"kind": "held-out", "fraction": val_fraction, "seed": seed}}
+    return train, val
 
 
 def _metric(y: np.ndarray, probs: np.ndarray, labels: list[str], metric: str) -> float | None:
@@ -217,19 +221,20 @@ def _classic_inputs(kind: str, items: list[Any], cache: dict[Any, np.ndarray]) -
 
 
 def classic_baseline(kind: str, train: Examples, labels: list[str], metric: str, seed: int,
-                     pixel_cache: dict[Any, np.ndarray] | None = None) -> tuple[Any, str]:
+                     pixel_cache: dict[Any, np.ndarray] | None = None) -> tuple[Any, str, float | None]:
     """Fit the classic baseline on ``train`` alone, C chosen by stratified k-fold cross-validation on it.
 
     ``kind`` is ``text`` (TF-IDF of words 1-2-grams, logistic regression), ``pixels`` (32x32 RGB pixels,
     standardised, logistic regression) or ``vectors`` (the input values, standardised, logistic regression).
-    Returns the fitted pipeline (:func:`classic_probs` scores with it) and a line saying what was chosen.
+    Returns the fitted pipeline (:func:`classic_probs` scores with it), a line saying what was chosen and the
+    cross-validated score of the chosen C (None where there were too few examples to cross-validate).
 
     Example:
         >>> ex = Examples(items=["win cash now", "free prize", "lunch at noon", "see you at noon"] * 3,
         ...               labels=["spam", "spam", "ham", "ham"] * 3, source="mem")
-        >>> clf, how = classic_baseline("text", ex, ["ham", "spam"], "accuracy", seed=0)
-        >>> how.startswith("TF-IDF + logistic regression, C=")
-        True
+        >>> clf, how, cv_score = classic_baseline("text", ex, ["ham", "spam"], "accuracy", seed=0)
+        >>> how.startswith("TF-IDF + logistic regression, C="), 0.0 <= cv_score <= 1.0
+        (True, True)
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -253,7 +258,7 @@ def classic_baseline(kind: str, train: Examples, labels: list[str], metric: str,
     if folds < 2:  # one example of a class: no fold can hold it out
         pipe.set_params(logisticregression__C=1.0)
         pipe.fit(x, y)
-        return pipe, f"{name}, C=1 (too few examples per class to cross-validate)"
+        return pipe, f"{name}, C=1 (too few examples per class to cross-validate)", None
     scoring = SKLEARN_SCORING[metric]
     if scoring == "roc_auc_ovr" and len(labels) == 2:
         scoring = "roc_auc"
@@ -262,7 +267,9 @@ def classic_baseline(kind: str, train: Examples, labels: list[str], metric: str,
     search.fit(x, y)
     chosen = float(search.best_params_["logisticregression__C"])
     how = f"{name}, C={chosen:g} chosen by {folds}-fold cross-validation on the training labels"
-    return search.best_estimator_, how
+    score = float(search.best_score_)  # the mean over folds; sklearn's log-loss scorer is negated
+    cv_score = (-score if scoring == "neg_log_loss" else score) if math.isfinite(score) else None
+    return search.best_estimator_, how, cv_score
 
 
 def classic_probs(kind: str, clf: Any, examples: Examples, labels: list[str],
@@ -385,7 +392,8 @@ def compare(
     kind = CLASSIC_KIND.get(domain) or _classic_kind(data_split.pool.items[0])
     notes = list(data_split.notes)
     notes.append(f"validation: {val_fraction:.0%} of each budget (at least one per class), so a budget of N per "
-                 "class is N labels in all; n_train counts the examples trained on")
+                 "class is N labels in all; n_train counts the labelled examples the kept model was fitted on "
+                 "(the whole budget for classic, and for a linear probe that pools a small held-out slice back)")
     notes.append(f"scratch: the same network with random weights, every layer trained (strategy full) at one "
                  f"learning rate ({scratch_lr:g}), otherwise the preset's settings")
     header = {"domain": domain, "data": str(data), "preset": resolved.id, "metric": metric, "per_class": budgets,
@@ -399,6 +407,7 @@ def compare(
             have = {label: n for label, n in data_split.pool.counts().items() if n < int(budget)}
             notes.append(f"{budget} per class: some classes have fewer examples, all of them were used ({have})")
         common = {"per_class": budget, "seed": seed, "n_train": len(train_ex)}
+        budget_ex = _joined([train_ex, val_ex], train_ex.source)  # every label of the budget
         where = f"[{index}/{len(runs)}] {budget} per class, seed {seed}"
         y_train, y_val = _targets(train_ex, labels), _targets(val_ex, labels)
 
@@ -411,25 +420,30 @@ def compare(
                          read_options=read_options, progress=reporter, time_budget=time_budget,
                          **{**train_overrides, **extra})
             row = _network_row(method, result, train_ex, metric, time.monotonic() - started)
-            rows.append({**common, **row})
+            # A linear probe or contrastive fit on a held-out slice under SMALL_VALIDATION pools it back
+            # (C by cross-validation on every label, its validation figures out-of-fold): it trained on all.
+            pooled = any("pooled back" in note for note in result.notes)
+            rows.append({**common, **row, "n_train": len(budget_ex) if pooled else len(train_ex)})
             if index == 1:
                 notes.append(f"{method}: {result.plan.strategy}, {result.model.backbone.source_id}")
+                notes += [f"{method}: {note}" for note in result.notes if "pooled back" in note][:1]
 
         reporter.step(f"{where}: classic and majority baselines")
         started = time.monotonic()
         try:
-            clf, how = classic_baseline(kind, train_ex, labels, metric, seed, pixel_cache)
-            val_probs = classic_probs(kind, clf, val_ex, labels, pixel_cache)
+            # Classic needs no held-out slice: it is fitted on every label of the budget, C chosen by
+            # cross-validation on them, and its validation figure is that cross-validated score.
+            clf, how, cv_score = classic_baseline(kind, budget_ex, labels, metric, seed, pixel_cache)
             test_probs = classic_probs(kind, clf, data_split.test, labels, pixel_cache)
-            train_probs = classic_probs(kind, clf, train_ex, labels, pixel_cache)
+            train_probs = classic_probs(kind, clf, budget_ex, labels, pixel_cache)
         except (OSError, ValueError) as err:  # inputs that are neither 2D images nor texts
             notes.append(f"classic baseline left out: the inputs cannot be read as {kind} ({err})")
             kind = "none"
         if kind != "none":
-            rows.append({**common, "method": "classic",
+            rows.append({**common, "method": "classic", "n_train": len(budget_ex),
                          "test_metric": _metric(y_test, test_probs, labels, metric),
-                         "val_metric": _metric(y_val, val_probs, labels, metric),
-                         "train_metric": _metric(y_train, train_probs, labels, metric),
+                         "val_metric": _finite(cv_score),
+                         "train_metric": _metric(_targets(budget_ex, labels), train_probs, labels, metric),
                          "wall_s": round(time.monotonic() - started, 2), "epochs": []})
             if index == 1 or budget == budgets[-1] and seed == 0:
                 notes.append(f"classic at {budget} per class, seed {seed}: {how}")

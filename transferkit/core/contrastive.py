@@ -5,9 +5,14 @@
 2. The whole encoder is fine-tuned one pass over those pairs with sentence-transformers'
    ``CosineSimilarityLoss`` (the loss is the library's; only the batching is here, because the texts go
    through the domain's own tokenization and pooling, exactly as at prediction time).
-3. A logistic regression is fitted on the tuned encoder's features, its C chosen by cross-validation on
-   train+validation when the validation set is small (core/train.py ``_fit_linear_probe``), and copied
-   into the model's linear head. The tuned encoder weights are part of the model, so the artifact holds them.
+3. A logistic regression is fitted on the tuned encoder's features, its C chosen by cross-validation
+   (core/train.py ``_fit_linear_probe``), and copied into the model's linear head. The tuned encoder
+   weights are part of the model, so the artifact holds them.
+
+Where labels are few, the validation set transferkit would hold out itself (20%, under
+``SMALL_VALIDATION`` examples) is pooled back: pairs and head use every label, as SetFit does, and C is
+chosen by cross-validation on them (:func:`pools_labels`). Validation data the user gave, or the data's own
+split, is kept apart and scored as usual.
 
 SetFit's published defaults are used (20 iterations, batch 16, body learning rate 2e-5, 10% warm-up, one
 epoch): choosing the number of iterations by cross-validation would cost k times the fine-tuning.
@@ -139,10 +144,33 @@ def _tune(backbone: Any, device: Any, dataset: Any, collate: Any, pairs: list[tu
     return history
 
 
+def pools_labels(splits: Any) -> bool:
+    """Whether the contrastive fit trains on every label: the validation set is a slice that transferkit
+    held out of the training data itself (not the user's ``--val``, not the data's own split) and is
+    smaller than ``SMALL_VALIDATION``, so it could only pick C by chance while costing a fifth of the labels.
+
+    Example:
+        >>> pools_labels(splits)  # doctest: +SKIP
+        True
+    """
+    from transferkit.core.train import SMALL_VALIDATION
+
+    origin = splits.val.meta.get("origin") if splits.val is not None else None
+    if not (isinstance(origin, dict) and origin.get("kind") == "held-out" and len(splits.val) < SMALL_VALIDATION):
+        return False
+    held = splits.val.counts()
+    counts = {label: n + held.get(label, 0) for label, n in splits.train.counts().items()}
+    return min(counts.values()) >= 2  # cross-validation needs two labels a class
+
+
 def fit_contrastive(model: "TransferModel", splits: Any, targets: tuple[np.ndarray, np.ndarray],
                     cfg: dict[str, Any], run_dir: "Path") -> tuple[list[dict[str, Any]], np.ndarray, list[str]]:
     """Tune the encoder on sentence pairs, then fit the linear head on its features (the domain's
     ``fit_head`` result: history, validation probabilities, notes).
+
+    When :func:`pools_labels`, the pairs and the head use train+validation (SetFit's use of the labels: all
+    of them), the head's C is chosen by cross-validation on them, and the validation probabilities returned
+    are the head's out-of-fold ones (the encoder has seen those labels: optimistic, said in the notes).
 
     Example:
         >>> history, val_probs, notes = fit_contrastive(model, splits, (y_train, y_val), cfg, run_dir)  # doctest: +SKIP
@@ -150,40 +178,62 @@ def fit_contrastive(model: "TransferModel", splits: Any, targets: tuple[np.ndarr
     import torch
 
     from transferkit.core.features import extract_features
-    from transferkit.core.train import SMALL_VALIDATION, _fit_linear_probe
+    from transferkit.core.train import SMALL_VALIDATION, _fit_linear_probe, _oof_probabilities
 
     y_train, y_val = targets
     domain, preset = model.domain, model.preset
+    pooled = pools_labels(splits)
+    items = list(splits.train.items) + (list(splits.val.items) if pooled else [])
+    y_fit = np.concatenate([y_train, y_val]) if pooled else y_train
     iterations = int(cfg.get("pair_iterations", 20))
-    pairs = sentence_pairs(y_train, iterations, int(cfg["seed"]))
-    dataset = domain.dataset(model.backbone, splits.train.items, y_train.tolist(), preset, train=False)
+    pairs = sentence_pairs(y_fit, iterations, int(cfg["seed"]))
+    dataset = domain.dataset(model.backbone, items, y_fit.tolist(), preset, train=False)
     started = time.time()
     tuned = tune_encoder(model, dataset, domain.collate, pairs, seed=int(cfg["seed"]))
     tune_s = time.time() - started
     # Features of the tuned encoder, computed here: the run's feature cache would hold the untuned ones.
     model.eval()
-    f_train = extract_features(model, splits.train.items, cfg["batch_size"])
-    f_val = extract_features(model, splits.val.items, cfg["batch_size"])
-    probe = _fit_linear_probe(model, (f_train, f_val), (y_train, y_val), cfg)
-    with torch.inference_mode():
-        head = model.head.to(f_val.device)
-        val_probs = torch.softmax(head(f_val.float()), -1).cpu().numpy()
-    chosen = next(row["C"] for row in probe if row["chosen"])
-    how = (f"by cross-validation on train+val (validation set under {SMALL_VALIDATION} examples)"
-           if probe[0].get("selection") == "cv" else "on validation")
-    notes = [f"contrastive: encoder tuned on {len(pairs)} sentence pairs ({iterations} iterations, SetFit's "
-             f"CosineSimilarityLoss, batch {PAIR_BATCH}, lr {BODY_LR:g}) in {tune_s:.0f} s",
+    f_fit = extract_features(model, items, cfg["batch_size"])
+    if pooled:  # an empty validation set: C by cross-validation on every label, the head fitted on all of them
+        probe = _fit_linear_probe(model, (f_fit, f_fit[:0]), (y_fit, y_fit[:0]), cfg)
+        chosen = next(row["C"] for row in probe if row["chosen"])
+        counts = np.bincount(y_fit)
+        weight = "balanced" if cfg["class_weights"] == "balanced" else None
+        oof = _oof_probabilities(f_fit.numpy().astype(np.float64), y_fit, chosen, weight, len(model.labels),
+                                 min(5, int(counts[counts > 0].min())), int(cfg["seed"]))
+        val_probs = oof[len(y_train):]
+        how = (f"by cross-validation on all {len(y_fit)} labels (the {len(y_val)} held out for validation, under "
+               f"{SMALL_VALIDATION}, were pooled back)")
+    else:
+        f_val = extract_features(model, splits.val.items, cfg["batch_size"])
+        probe = _fit_linear_probe(model, (f_fit, f_val), (y_train, y_val), cfg)
+        with torch.inference_mode():
+            head = model.head.to(f_val.device)
+            val_probs = torch.softmax(head(f_val.float()), -1).cpu().numpy()
+        chosen = next(row["C"] for row in probe if row["chosen"])
+        how = (f"by cross-validation on train+val (validation set under {SMALL_VALIDATION} examples)"
+               if probe[0].get("selection") == "cv" else "on validation")
+    notes = [f"contrastive: encoder tuned on {len(pairs)} sentence pairs of {len(y_fit)} labelled texts "
+             f"({iterations} iterations, SetFit's CosineSimilarityLoss, batch {PAIR_BATCH}, lr {BODY_LR:g}) in "
+             f"{tune_s:.0f} s",
              f"contrastive: logistic regression head on the tuned features, C={chosen:g} chosen {how} "
              f"{cfg['metric']}"]
+    if pooled:
+        notes.append("contrastive: validation figures are the head's out-of-fold predictions on the pooled "
+                     "labels, whose pairs also tuned the encoder: optimistic; pass --val or --test for an "
+                     "unbiased figure")
     return [*tuned, *probe], val_probs, notes
 
 
 def describe(model: "TransferModel") -> str:
     """The plan's line for the contrastive fit."""
+    from transferkit.core.train import SMALL_VALIDATION
+
     iterations = int(model.plan.train.get("pair_iterations", 20))
     return (f"contrastive sentence-pair fine-tuning of the whole encoder ({iterations} pair iterations, "
             f"SetFit's recipe), then logistic regression on the tuned features, C chosen by cross-validation "
-            "when validation is small")
+            f"when validation is small; a validation slice held out here under {SMALL_VALIDATION} examples is "
+            "pooled back into training")
 
 
 def auto_choice(min_per_class: int | None) -> tuple[str, str] | None:
@@ -197,3 +247,27 @@ def auto_choice(min_per_class: int | None) -> tuple[str, str] | None:
         return None
     return "contrastive", (f"auto: {min_per_class} examples in the rarest class <= {AUTO_MAX_PER_CLASS}, "
                            "a sentence encoder: contrastive pair fine-tuning (SetFit)")
+
+
+# =========================================================================== cost, for time budgets
+def estimate_seconds(times: Any, *, n_train: int, n_val: int, n_test: int, iterations: int, feature_dim: int,
+                     pooled: bool = True) -> float:
+    """Seconds the contrastive fit would take here, from core/budget.py's measured per-example step times
+    (``StepTimes``): the linear probe's cost on the labelled texts (their features, once, with the tuned
+    encoder; C by cross-validation; test scoring; saving: ``budget.estimate_plans``), plus the pair
+    fine-tuning, whose every pair runs two texts forward and backward. ``pooled``: the validation labels
+    join the pairs (:func:`pools_labels`).
+
+    Example:
+        >>> from transferkit.core.budget import StepTimes
+        >>> t = StepTimes(0.001, 0.001, 0.01, 0.03, 16, "cpu")
+        >>> round(estimate_seconds(t, n_train=26, n_val=6, n_test=400, iterations=20, feature_dim=384))
+        96
+    """
+    from transferkit.core.budget import estimate_plans
+
+    probe = estimate_plans(times, n_train=n_train, n_val=n_val, n_test=n_test, train={"epochs": 1},
+                           random_augmentation=False, feature_dim=feature_dim, strategies=("linear-probe",))
+    pairs = 2 * iterations * (n_train + n_val if pooled else n_train)
+    step = times.forward_backward if times.forward_backward is not None else 3 * times.forward
+    return probe["linear-probe"] + pairs * 2 * (times.load_eval + step)  # pairs read as at prediction time

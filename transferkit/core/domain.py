@@ -167,6 +167,17 @@ class Domain:
                 lines.append(f"{table}: {text}" + (" (training only)" if table == "augment" else ""))
         return lines
 
+    def check_data(self, preset: Preset, splits: Any) -> None:
+        """Refuse a preset that cannot take these data, before the network is loaded (a 3D preset on 2D images).
+
+        Called by ``fit`` once the data are read and before the backbone is loaded, with the resolved preset
+        and the run's :class:`~transferkit.core.train.Splits`: what the preset alone decides is refused here
+        in seconds, where :meth:`check_plan` would wait for the network. Default: accept.
+
+        Example:
+            >>> domain.check_data(preset, splits)  # doctest: +SKIP
+        """
+
     def check_plan(self, selection: Any, splits: Any) -> None:
         """Refuse, before any training (and in ``--dry-run``), a model that cannot take these data.
 

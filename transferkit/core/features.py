@@ -14,6 +14,7 @@ file and renames it into place, so the file is always whole and every rank's cop
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -132,6 +133,68 @@ def read_cached(path: Path) -> "torch.Tensor":
     import torch
 
     return torch.from_numpy(np.load(path, mmap_mode="c"))
+
+
+class FeatureBatches:
+    """``(features[idx], targets[idx])`` batches of tensors in memory (or memory-mapped): for training, in the
+    order of :class:`~transferkit.core.seeding.EpochSampler` (``(seed, epoch)``, this rank's shard under DDP);
+    without a ``seed`` (validation), every row in order, on every rank.
+
+    What a DataLoader over a ``TensorDataset`` yields, batch for batch and bit for bit, without its
+    per-item indexing, seeding and collating: training a head on cached features is a few tiny matrix
+    products an epoch, and that per-item Python work cost more than the training itself. Lightning calls
+    ``sampler.set_epoch`` before every epoch, as it does for a DataLoader's sampler.
+
+    Example:
+        >>> import torch
+        >>> batches = FeatureBatches(torch.zeros(5, 3), torch.arange(5), batch_size=2)
+        >>> len(batches), [t.tolist() for _, t in batches]
+        (3, [[0, 1], [2, 3], [4]])
+    """
+
+    batch_sampler = None  # what Lightning inspects on a DataLoader: the batches are made here
+
+    def __init__(self, features: "torch.Tensor", targets: "torch.Tensor", *, batch_size: int,
+                 seed: int | None = None, shuffle: bool = False):
+        from transferkit.core.seeding import EpochSampler
+
+        self.features, self.targets, self.batch_size = features, targets, batch_size
+        self.sampler = EpochSampler(len(features), seed=seed, shuffle=shuffle) if seed is not None else None
+
+    def _order(self) -> list[int]:
+        if self.sampler is None:
+            return list(range(len(self.features)))
+        return [index for _, index in self.sampler]
+
+    def __len__(self) -> int:
+        n = len(self.sampler) if self.sampler is not None else len(self.features)
+        return -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
+        import torch
+
+        order = torch.tensor(self._order(), dtype=torch.long)
+        for start in range(0, len(order), self.batch_size):
+            picked = order[start:start + self.batch_size]
+            yield self.features[picked], self.targets[picked]
+
+
+@contextlib.contextmanager
+def one_thread_on_cpu() -> Iterator[None]:
+    """Run a block with one torch thread (then restore the count): for a head's tiny matrix products.
+
+    Each operation of a small head takes microseconds, less than waking a second thread for it; on a
+    busy machine the wait for a descheduled thread made every step 10-20 times slower (benchmarks/speed.py).
+    Results are bit for bit the same for a given thread count, a resumed run included.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def cached_features(

@@ -230,6 +230,8 @@ def _decision_line(plan: "TransferPlan") -> list[str]:
 def _time_lines(estimate: dict[str, Any]) -> list[str]:
     from transferkit.core.progress import duration
 
+    if estimate.get("seconds") is None:  # nothing was timed (a model with no network): say what happens instead
+        return ["Expected time", _row("time", f"not estimated: {estimate.get('how', 'nothing was timed')}")]
     lines = ["Expected time", _row("time", f"about {duration(float(estimate['seconds']))}"
                                            + (f" ({estimate['how']})" if estimate.get("how") else ""))]
     for alt in estimate.get("alternatives") or []:

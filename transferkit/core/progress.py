@@ -12,8 +12,10 @@ Example:
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from typing import Any, TextIO
+from contextlib import contextmanager
+from typing import Any, Iterator, TextIO
 
 MODES = ("rich", "plain", "none")
 
@@ -70,6 +72,45 @@ class Reporter:
 
     step = line
 
+    @contextmanager
+    def working(self, what: str, *, total: int | None = None, announce: bool = True) -> Iterator["Task"]:
+        """A long step outside the training loop: ``what`` as a line, then one line every ``interval`` seconds.
+
+        Feature extraction, scoring and a single scikit-learn fit can each take minutes with nothing to show:
+        meanwhile a daemon thread writes how far the step is (``total`` items, counted by :func:`advance`,
+        which batched inference calls) or how long it has run, so that a log or a pipe is never silent for
+        longer than ``interval``. A terminal gets the same few lines, not a line per batch. ``announce=False``
+        writes nothing for a step that ends within ``interval`` (a domain hook that may have nothing to do).
+
+        Example:
+            >>> with Reporter("plain").working("scoring the test data (278 examples)", total=278):  # doctest: +SKIP
+            ...     probs = predict_proba(model, items)
+            [transferkit 12:00:01] scoring the test data (278 examples)
+            [transferkit 12:00:16] scoring the test data (278 examples): 64 of 278 done in 15 s, about 50 s left
+        """
+        task = Task(what, total)
+        if self.mode == "none":
+            yield task
+            return
+        if announce:
+            self.line(what)
+        stop = threading.Event()
+
+        def beat() -> None:
+            # (A floor: interval=0, which tests use for a line per batch, must not spin a line per microsecond.)
+            while not stop.wait(max(self.interval, 0.01)):
+                self.line(task.status())
+
+        _ACTIVE.append(task)
+        thread = threading.Thread(target=beat, name="transferkit-progress", daemon=True)
+        thread.start()
+        try:
+            yield task
+        finally:
+            stop.set()
+            thread.join()
+            _ACTIVE.remove(task)
+
     def callbacks(self) -> list[Any]:
         """The Lightning callbacks that show the training loop in this mode."""
         if self.mode == "rich":
@@ -79,6 +120,45 @@ class Reporter:
         if self.mode == "plain":
             return [plain_progress(self)]
         return []
+
+
+class Task:
+    """A step :meth:`Reporter.working` follows: what it is, how many items it has and has done, since when."""
+
+    def __init__(self, what: str, total: int | None = None):
+        self.what, self.total, self.done = what, total, 0
+        self.started = time.monotonic()
+
+    def status(self) -> str:
+        """How far the step is, in one line.
+
+        Example:
+            >>> task = Task("scoring", total=100); task.done = 25; task.status()  # doctest: +ELLIPSIS
+            'scoring: 25 of 100 done in 0 s, about 0 s left'
+        """
+        elapsed = time.monotonic() - self.started
+        if self.total and self.done:
+            left = elapsed * (self.total - self.done) / self.done
+            return (f"{self.what}: {self.done:,} of {self.total:,} done in {duration(elapsed)}, "
+                    f"about {duration(left)} left")
+        return f"{self.what}: still running, {duration(elapsed)} so far"
+
+
+# The steps :meth:`Reporter.working` follows, innermost last: what :func:`advance` counts into.
+_ACTIVE: list[Task] = []
+
+
+def advance(count: int) -> None:
+    """Count ``count`` more items done by the innermost step a reporter follows (nothing outside one).
+
+    Called by batched inference (core/evaluate.py ``batches``) after each batch, so that feature extraction
+    and scoring report how far they are without knowing about reporters.
+
+    Example:
+        >>> advance(64)  # outside a step: nothing happens
+    """
+    if _ACTIVE:
+        _ACTIVE[-1].done += count
 
 
 def _format_metrics(metrics: dict[str, Any]) -> str:

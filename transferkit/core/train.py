@@ -162,21 +162,31 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
-def _trainer(cfg: dict[str, Any], run_dir: Path, callbacks: list[Any], reporter: Any, deterministic: bool) -> Any:
+def _trainer(cfg: dict[str, Any], run_dir: Path, callbacks: list[Any], reporter: Any, deterministic: bool,
+             checkpoints: bool = True) -> Any:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
     from transferkit.core.devices import is_distributed, lightning_accelerator, training_precision
+    from transferkit.core.lightning_module import FileCheckpointIO
 
     # Two checkpoints: the best epoch (restored after training) and the latest one (what --resume reads;
     # Lightning's own save_last only writes when the best improved). Both are written once the epoch is
     # complete, validation included, so a resumed run starts at the next epoch.
+    # The best one only ever gives its weights back (after training), so it is written without the
+    # optimizer's state: AdamW keeps two moments of every trainable weight, which would triple the file.
     best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_score", mode="max",
-                           save_on_train_epoch_end=True, enable_version_counter=False)
+                           save_on_train_epoch_end=True, enable_version_counter=False, save_weights_only=True)
     last = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1,
                            save_on_train_epoch_end=True, enable_version_counter=False)
-    callbacks = [best, last, *callbacks]
+    callbacks = [best, last, *callbacks] if checkpoints else list(callbacks)
+    if checkpoints:
+        import warnings
+
+        # transferkit owns run/checkpoints: on --resume it holds last.ckpt on purpose (check_out refuses a
+        # folder transferkit did not write), so Lightning's notice about a non-empty folder is noise.
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty\.")
     if cfg["patience"]:
         callbacks.append(EarlyStopping(monitor="val_score", mode="max", patience=cfg["patience"]))
     callbacks += reporter.callbacks()
@@ -199,6 +209,8 @@ def _trainer(cfg: dict[str, Any], run_dir: Path, callbacks: list[Any], reporter:
         use_distributed_sampler=False,
         precision=training_precision(cfg["precision"], accelerator),  # auto: bf16/16-mixed on a GPU, 32-true on the CPU
         callbacks=callbacks,
+        enable_checkpointing=checkpoints,  # else Lightning adds a checkpoint callback of its own
+        plugins=[FileCheckpointIO()],  # checkpoints written to a file and renamed in: see its docstring
         logger=CSVLogger(run_dir, name="logs"),
         enable_progress_bar=reporter.mode == "rich",
         # Exact on GPU too (slower kernels); on CPU the seeding of core/seeding.py is already bit-exact.
@@ -220,8 +232,12 @@ def _run_lightning(
     resume: bool,
     reporter: Any,
     deterministic: bool = False,
+    checkpoints: bool = True,
 ) -> list[str]:
     """Fit with Lightning, then restore the best epoch's weights. Returns notes for the report.
+
+    ``checkpoints=False`` (a head on cached features) writes no checkpoint files: the best epoch's weights
+    are kept in memory, and ``resume`` trains the head again from the first epoch (same seed, same result).
 
     SIGINT/SIGTERM stop the loop after the current batch (core/interrupt.py); the checkpoint of the last
     complete epoch is what ``--resume`` continues from, so the resumed run repeats the interrupted epoch
@@ -240,7 +256,9 @@ def _run_lightning(
     notes = []
     last = run_dir / "checkpoints" / "last.ckpt"
     ckpt_path = None
-    if resume and last.is_file():
+    if resume and not checkpoints:
+        notes.append("--resume: the head was trained again from the cached features (no checkpoints for a head)")
+    elif resume and last.is_file():
         from transferkit.core.safe_load import load_weights_only
 
         load_weights_only(last)  # a damaged or planted checkpoint: a one-line error, and nothing in it runs
@@ -257,7 +275,13 @@ def _run_lightning(
     budget_stop = time_budget_callback(at) if at is not None else None
     if budget_stop is not None:
         callbacks.append(budget_stop)
-    trainer = _trainer(cfg, run_dir, callbacks, reporter, deterministic)
+    keeper = None
+    if not checkpoints:
+        from transferkit.core.lightning_module import BestWeights
+
+        keeper = BestWeights()
+        callbacks.append(keeper)
+    trainer = _trainer(cfg, run_dir, callbacks, reporter, deterministic, checkpoints)
     try:
         with cooperative():
             # weights_only: checkpoints are read without unpickling arbitrary objects.
@@ -271,12 +295,19 @@ def _run_lightning(
         part = f" and part of epoch {budget_stop.completed + 1}" if budget_stop.partial else ""
         notes.append(f"stopped at the time budget after {budget_stop.completed} epochs{part} "
                      f"(of {cfg['epochs']})")
+    if keeper is not None and keeper.state is not None:
+        module.model.load_state_dict(keeper.state)
+        notes.append(f"restored the best epoch (epoch {keeper.epoch + 1}, val_score {float(keeper.score):.4f})")
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best and Path(best).is_file():
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+        state = checkpoint["state_dict"]
         # Only the network's weights: the module also holds e.g. the class weights of its loss.
         module.model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
-        notes.append(f"restored the best epoch ({Path(best).name}, val_score {trainer.checkpoint_callback.best_model_score:.4f})")
+        module.restored_epoch = checkpoint.get("epoch")  # whose validation pass train() can report
+        # Counted from 1, as the progress lines count epochs (Lightning counts from 0).
+        which = f"epoch {module.restored_epoch + 1}" if module.restored_epoch is not None else Path(best).name
+        notes.append(f"restored the best epoch ({which}, val_score {trainer.checkpoint_callback.best_model_score:.4f})")
     return notes
 
 
@@ -288,8 +319,8 @@ C_GRID = np.logspace(-4, 1, 11)
 
 
 def _oof_probabilities(x: np.ndarray, y: np.ndarray, c: float, weight: Any, n_labels: int, folds: int,
-                       seed: int) -> np.ndarray:
-    """Out-of-fold class probabilities of a scaled logistic regression (repeated stratified k-fold, mean)."""
+                       seed: int, standardize: bool = True) -> np.ndarray:
+    """Out-of-fold class probabilities of a (scaled) logistic regression (repeated stratified k-fold, mean)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import RepeatedStratifiedKFold
     from sklearn.pipeline import make_pipeline
@@ -298,7 +329,8 @@ def _oof_probabilities(x: np.ndarray, y: np.ndarray, c: float, weight: Any, n_la
     probs, seen = np.zeros((len(y), n_labels)), np.zeros(len(y))
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=2, random_state=seed)
     for fit_idx, held_idx in splitter.split(x, y):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight=weight, max_iter=3000))
+        clf = make_pipeline(StandardScaler(with_mean=standardize, with_std=standardize),
+                            LogisticRegression(C=c, class_weight=weight, max_iter=3000))
         clf.fit(x[fit_idx], y[fit_idx])
         probs[np.ix_(held_idx, clf[-1].classes_)] += clf.predict_proba(x[held_idx])
         seen[held_idx] += 1
@@ -310,12 +342,14 @@ def _fit_linear_probe(
     features: tuple["torch.Tensor", "torch.Tensor"],
     targets: tuple[np.ndarray, np.ndarray],
     cfg: dict[str, Any],
+    standardize: bool = True,
 ) -> list[dict[str, Any]]:
     """Logistic regression on frozen features, its C chosen on validation data, copied into the head.
 
     With a small validation set C is chosen by repeated stratified k-fold cross-validation on train+val
     (out-of-fold predictions scored with the preset's metric, ties to the lower log-loss); the final
     model is always fitted on the training split alone, so the validation figures stay out-of-sample.
+    ``standardize=False`` fits on the raw features (see :func:`_fit_probe_pooled`).
     """
     import torch
     from sklearn.linear_model import LogisticRegression
@@ -325,8 +359,9 @@ def _fit_linear_probe(
 
     x_train, x_val = (f.numpy().astype(np.float64) for f in features)
     y_train, y_val = targets
-    scaler = StandardScaler().fit(x_train)
-    xs_train, xs_val = scaler.transform(x_train), scaler.transform(x_val)
+    scaler = StandardScaler(with_mean=standardize, with_std=standardize).fit(x_train)
+    # An empty validation set (the contrastive fit pools every label): C by cross-validation on train alone.
+    xs_train, xs_val = scaler.transform(x_train), scaler.transform(x_val) if len(x_val) else x_val
     weight = "balanced" if cfg["class_weights"] == "balanced" else None
     pooled_x, pooled_y = np.vstack([x_train, x_val]), np.concatenate([y_train, y_val])
     counts = np.bincount(pooled_y)
@@ -339,7 +374,8 @@ def _fit_linear_probe(
         clf.fit(xs_train, y_train)
         if use_cv:
             scored_y = pooled_y
-            full = _oof_probabilities(pooled_x, pooled_y, float(c), weight, len(model.labels), folds, cfg["seed"])
+            full = _oof_probabilities(pooled_x, pooled_y, float(c), weight, len(model.labels), folds, cfg["seed"],
+                                      standardize)
         else:
             scored_y = y_val
             full = np.zeros((len(xs_val), len(model.labels)))
@@ -353,8 +389,10 @@ def _fit_linear_probe(
         if best is None or score > best[0]:
             best = (score, clf)
     clf = best[1]
-    coef = clf.coef_ / scaler.scale_
-    intercept = clf.intercept_ - (clf.coef_ * scaler.mean_ / scaler.scale_).sum(axis=1)
+    scale = scaler.scale_ if standardize else np.ones(x_train.shape[1])
+    mean = scaler.mean_ if standardize else np.zeros(x_train.shape[1])
+    coef = clf.coef_ / scale
+    intercept = clf.intercept_ - (clf.coef_ * mean / scale).sum(axis=1)
     if coef.shape[0] == 1:  # binary: sklearn models the log-odds of classes_[1]; softmax([0, z]) = sigmoid(z)
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.concatenate([[0.0], intercept])
@@ -370,6 +408,42 @@ def _fit_linear_probe(
     for row in history:
         row["chosen"] = row["C"] == float(clf.C)
     return history
+
+
+def _fit_probe_pooled(
+    model: "TransferModel",
+    features: tuple["torch.Tensor", "torch.Tensor"],
+    targets: tuple[np.ndarray, np.ndarray],
+    cfg: dict[str, Any],
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The linear probe on every label, for a validation slice too small to choose C on by itself.
+
+    C is chosen by cross-validation on train+validation and the head is fitted on all of them (as
+    scikit-learn's ``GridSearchCV(refit=True)``): at 4 labels a class, fitting on the 3 training examples and
+    keeping the fourth only to re-score a choice that cross-validation already made throws a quarter of the
+    labels away. The validation probabilities returned are the validation examples' out-of-fold ones at the
+    chosen C (each predicted by models that did not see it), so validation figures stay out-of-sample.
+
+    The features are not standardised here: a per-feature scale estimated from a few examples (8 at 4 a
+    class, against 384 to 1,280 features) inflates the features that happen to vary little among them.
+    Both choices were made on budgets drawn from the training pools of SMS (MiniLM) and ants/bees
+    (EfficientNet-Lite0, 96 px) and scored on the rest of each pool, never on a test split
+    (``python benchmarks/compare.py --parts rules``; docs/compare.md, "Why the probe lost").
+
+    Example:
+        >>> history, val_probs = _fit_probe_pooled(model, (f_train, f_val), (y_train, y_val), cfg)  # doctest: +SKIP
+    """
+    import torch
+
+    y_train, y_val = targets
+    f_fit, y_fit = torch.cat([features[0], features[1]]), np.concatenate([y_train, y_val])
+    history = _fit_linear_probe(model, (f_fit, f_fit[:0]), (y_fit, y_fit[:0]), cfg, standardize=False)
+    chosen = next(row["C"] for row in history if row["chosen"])
+    counts = np.bincount(y_fit)
+    weight = "balanced" if cfg["class_weights"] == "balanced" else None
+    oof = _oof_probabilities(f_fit.numpy().astype(np.float64), y_fit, chosen, weight, len(model.labels),
+                             min(5, int(counts[counts > 0].min())), int(cfg["seed"]), standardize=False)
+    return history, oof[len(y_train):]
 
 
 def _param_groups(model: "TransferModel") -> list[tuple[str, list[Any], float]]:
@@ -449,12 +523,11 @@ def _train(
         0.95
     """
     import torch
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import DataLoader
 
     from transferkit.core.devices import distributed_settings, global_rank, is_distributed, loader_options
     from transferkit.core.evaluate import predict_proba, targets_for
-    from transferkit.core.features import cached_features
-    from transferkit.core.lightning_module import TransferModule, UnfreezeSchedule
+    from transferkit.core.features import FeatureBatches, cached_features, one_thread_on_cpu
     from transferkit.core.metrics import choose_threshold, classification_metrics
     from transferkit.core.outputs import prepare_out, require_space
     from transferkit.core.progress import Reporter
@@ -507,38 +580,70 @@ def _train(
     val_probs: np.ndarray
     # A domain may fit the head itself (a sparse linear model, a head warm-started from an earlier
     # artifact) and may add baselines fitted on the same split; None leaves the training to the core.
-    baselines = {**domain.baselines(model, splits), **(baselines or {})}
-    own_fit = domain.fit_head(model, splits, (y_train, y_val), cfg, run_dir)
+    # Either may be one long scikit-learn fit (spam: TF-IDF + logistic regression): a line every 15 s says so.
+    with reporter.working(f"fitting the {domain.name} domain's baselines", announce=False):
+        baselines = {**domain.baselines(model, splits), **(baselines or {})}
+    with reporter.working(f"fitting the model (the {domain.name} domain's own fit)",
+                          announce=plan.fit.get("by") == "domain"):  # else it may have nothing to do
+        own_fit = domain.fit_head(model, splits, (y_train, y_val), cfg, run_dir)
     if own_fit is not None:
         history, val_probs = own_fit[0], own_fit[1]
         notes += own_fit[2]
     elif use_features:
         if random_aug:
             notes.append("augmentation not used: a linear probe fits on cached features of the un-augmented data")
-        reporter.step(f"computing features with the frozen backbone, once ({len(splits.train) + len(splits.val)} "
-                      "examples)")
-        f_train = cached_features(model, splits.train, cfg["batch_size"], run_dir / "features")
-        f_val = cached_features(model, splits.val, cfg["batch_size"], run_dir / "features")
+        n_features = len(splits.train) + len(splits.val)
+        with reporter.working(f"computing features with the frozen backbone, once ({n_features} examples)",
+                              total=n_features):
+            f_train = cached_features(model, splits.train, cfg["batch_size"], run_dir / "features")
+            f_val = cached_features(model, splits.val, cfg["batch_size"], run_dir / "features")
         notes.append(f"feature cache: backbone ran once over {len(splits.train) + len(splits.val)} examples")
+        oof_val: np.ndarray | None = None  # out-of-fold validation probabilities of a probe fitted on every label
         if plan.strategy == "linear-probe":
-            reporter.step("fitting the linear probe (logistic regression, regularisation chosen on validation)")
-            history = _fit_linear_probe(model, (f_train, f_val), (y_train, y_val), cfg)
+            from transferkit.core.contrastive import pools_labels
+
+            from threadpoolctl import threadpool_limits
+
+            # One BLAS thread: each of the probe's ~120 small L-BFGS fits is far too small to share, and a
+            # second thread spinning on a loaded 2-core machine made the probe about 5 times slower.
+            with reporter.working("fitting the linear probe (logistic regression, its C chosen as the plan "
+                                  "says)"), threadpool_limits(limits=1):
+                pooled = pools_labels(splits)
+                if pooled:
+                    history, oof_val = _fit_probe_pooled(model, (f_train, f_val), (y_train, y_val), cfg)
+                else:
+                    history = _fit_linear_probe(model, (f_train, f_val), (y_train, y_val), cfg)
+            if pooled:
+                how = (f"by cross-validation on all {len(y_train) + len(y_val)} labels (the {len(y_val)} held out "
+                       f"for validation, under {SMALL_VALIDATION}, were pooled back; validation figures are "
+                       "out-of-fold)")
+            else:
+                how = ("by cross-validation on train+val (validation set under "
+                       f"{SMALL_VALIDATION} examples)" if history[0].get("selection") == "cv" else "on validation")
             chosen = next(row["C"] for row in history if row["chosen"])
-            how = ("by cross-validation on train+val (validation set under "
-                   f"{SMALL_VALIDATION} examples)" if history[0].get("selection") == "cv" else "on validation")
-            notes.append(f"linear probe: logistic regression, C={chosen:g} chosen {how} {cfg['metric']}")
+            notes.append(f"linear probe: logistic regression, C={chosen:g} chosen on {cfg['metric']} {how}")
         else:
+            from transferkit.core.lightning_module import TransferModule  # Lightning: only where it trains
+
             module = TransferModule(model.head, [("head", list(model.head.parameters()), plan.head_lr)], cfg,
                                     model.labels, weights)
-            loader = seeded_loader(TensorDataset(f_train, torch.as_tensor(y_train)), seed=cfg["seed"],
-                                   batch_size=cfg["batch_size"], shuffle=True)
-            val_loader = DataLoader(TensorDataset(f_val, torch.as_tensor(y_val)), batch_size=256)
-            notes += _run_lightning(module, loader, val_loader, cfg, run_dir, [], resume, reporter, deterministic)
+            # Batches sliced from the feature tensors (the order a seeded DataLoader would take), one torch
+            # thread, the best epoch kept in memory: the per-epoch costs around a head's few tiny products.
+            loader = FeatureBatches(f_train, torch.as_tensor(y_train), batch_size=cfg["batch_size"],
+                                    seed=cfg["seed"], shuffle=True)
+            val_loader = FeatureBatches(f_val, torch.as_tensor(y_val), batch_size=256)
+            with one_thread_on_cpu():
+                notes += _run_lightning(module, loader, val_loader, cfg, run_dir, [], resume, reporter,
+                                        deterministic, checkpoints=False)
             history = module.history
         model.eval()
         with torch.inference_mode():
             val_probs = torch.softmax(model.head(f_val.to(next(model.head.parameters()).device)), -1).cpu().numpy()
+        if oof_val is not None:  # the head saw the validation labels: score each with models that did not
+            val_probs = oof_val
     else:
+        from transferkit.core.lightning_module import TransferModule, UnfreezeSchedule
+
         train_set = domain.dataset(model.backbone, splits.train.items, y_train.tolist(), preset, train=True)
         val_set = domain.dataset(model.backbone, splits.val.items, y_val.tolist(), preset, train=False)
         # Workers decode items only where the domain's dataset does real per-item work; per-item seeding
@@ -552,8 +657,14 @@ def _train(
         schedule = UnfreezeSchedule(model.backbone.layer_groups(), [g.unfreeze_epoch for g in plan.groups], model)
         notes += _run_lightning(module, loader, val_loader, cfg, run_dir, [schedule], resume, reporter, deterministic)
         history = module.history
-        reporter.step(f"scoring the validation data with the chosen epoch ({len(splits.val)} examples)")
-        val_probs = predict_proba(model, splits.val.items, cfg["batch_size"])
+        # The chosen epoch's own validation pass, when it ran in this process: scoring the same weights on
+        # the same batches again would cost a whole pass over the validation data (a resumed run whose best
+        # epoch came before the interruption scores again, with the same result).
+        val_probs = module.validation_probs()
+        if val_probs is None:
+            with reporter.working(f"scoring the validation data with the chosen epoch ({len(splits.val)} examples)",
+                                  total=len(splits.val)):
+                val_probs = predict_proba(model, splits.val.items, cfg["batch_size"])
     model.cpu().eval()
     rank = global_rank()
     if rank != 0:  # another process of a multi-process run: rank 0 scores, saves and reports the one model
@@ -574,16 +685,16 @@ def _train(
     eval_data = {"val": (y_val, val_probs)}
     if splits.test is not None:
         y_test = targets_for(splits.test, model.labels)
-        reporter.step(f"scoring the test data ({len(splits.test)} examples)")
-        test_probs = predict_proba(model, splits.test.items, cfg["batch_size"])
+        with reporter.working(f"scoring the test data ({len(splits.test)} examples)", total=len(splits.test)):
+            test_probs = predict_proba(model, splits.test.items, cfg["batch_size"])
         metrics["test"] = classification_metrics(y_test, test_probs, model.labels, threshold=model.threshold,
                                                  positive=model.positive, confidence=True)
         eval_data["test"] = (y_test, test_probs)
     seconds = time.time() - started
     result = TrainResult(model, metrics, history, out_path, seconds, notes)
     if out_path is not None:
-        reporter.step(f"saving the model to {out_path}")
-        save_run(result, splits, read_options or {}, eval_data, baselines)
+        with reporter.working(f"saving the model to {out_path}"):  # the report's figures take seconds
+            save_run(result, splits, read_options or {}, eval_data, baselines)
     if scratch is not None:
         scratch.cleanup()
     return result
@@ -738,31 +849,46 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     from transferkit.core.plan_text import plan_data
     from transferkit.core.progress import Reporter
     from transferkit.core.seeding import seed_all
-    from transferkit.core.select import select
+    from transferkit.core.presets import load_preset
+    from transferkit.core.registry import get_registry
+    from transferkit.core.select import get_domain, resolve_model_source, select
 
     started = budget.clock()  # the time budget counts from here
-    budget_s = budget.parse_budget(time_budget)  # a bad value is refused before any work
-    distributed = distributed_settings(devices, num_nodes, distributed_strategy)  # likewise
     reporter = progress if isinstance(progress, Reporter) else Reporter(progress)
+    distributed = distributed_settings(devices, num_nodes, distributed_strategy)  # options first: pure checks
     if out is not None:  # before the data are read and the backbone loaded: a wrong --out costs nothing
         local_model = [model] if isinstance(model, (str, Path)) and Path(str(model)).exists() else []
-        inputs = [data, val, test, *local_model]
-        if dry_run:
-            check_out(out, inputs=inputs, resume=resume)
-        else:
-            prepare_out(out, inputs=inputs, resume=resume, seed=seed)
+        out_inputs = [data, val, test, *local_model]
+        check_out(out, inputs=out_inputs, resume=resume)
+    for path in (data, val, test):  # a mistyped path costs nothing: refused before anything is loaded
+        if isinstance(path, (str, Path)) and not Path(str(path)).exists():
+            raise DataError("no such file or folder", file=path, fix="check the --data/--val/--test path")
+    # Names next, from the registry and the preset files alone: an unknown preset or model (or weights that
+    # are not on this machine) is refused before --out is made and the domain's code, the data or the network
+    # are loaded (a plugin's import alone can take seconds: torch).
+    registry = get_registry()
+    chosen_preset = load_preset(preset, domain=domain, registry=registry)
+    resolve_model_source(domain, model, chosen_preset, registry)
+    # A bad value is refused before any work (after the names: the default budget asks torch for a GPU).
+    budget_s = budget.parse_budget(time_budget)
+    if out is not None and not dry_run:  # checked first, made once the names are known to be good
+        prepare_out(out, inputs=out_inputs, resume=resume, seed=seed)
+    if seed is not None:
+        train_overrides["seed"] = seed
+    cfg_seed = train_overrides.get("seed", chosen_preset.train.seed)
+    val_fraction = train_overrides.get("val_fraction", chosen_preset.train.val_fraction)
+    impl = get_domain(domain, registry)
+    impl.validate_preset(chosen_preset)
+    # The data before the network: loading a network can take a minute (a 3D CT one), reading rarely does.
+    reporter.step("reading data")
+    splits = prepare_splits(impl, data, val=val, test=test, per_class=per_class, seed=cfg_seed,
+                            val_fraction=val_fraction, read_options=read_options, holdout_test=holdout_test)
+    counts = splits.train.counts()
+    impl.check_data(chosen_preset, splits)  # a 3D preset on 2D images: refused before the network is loaded
     # Seeded before the backbone is built: weights a checkpoint lacks are initialised at random.
     seed_all(seed if seed is not None else int(train_overrides.get("seed", 0)))
     reporter.step(f"loading the {domain} model")
-    selection = select(domain, model, preset, from_scratch=from_scratch)
-    if seed is not None:
-        train_overrides["seed"] = seed
-    cfg_seed = train_overrides.get("seed", selection.preset.train.seed)
-    val_fraction = train_overrides.get("val_fraction", selection.preset.train.val_fraction)
-    reporter.step("reading data")
-    splits = prepare_splits(selection.domain, data, val=val, test=test, per_class=per_class, seed=cfg_seed,
-                            val_fraction=val_fraction, read_options=read_options, holdout_test=holdout_test)
-    counts = splits.train.counts()
+    selection = select(domain, model, preset, registry=registry, from_scratch=from_scratch)
     # Refused here, before any timing or training and in --dry-run: a model that cannot take these data.
     selection.domain.check_plan(selection, splits)
     budget_plan = None
@@ -771,11 +897,21 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     # core/budget.py: the time budget plans only the core's strategies.
     contrastive = requested == "contrastive" or (requested == "auto" and (selection.domain.auto_strategy(
         selection.backbone, min(counts.values())) or ("",))[0] == "contrastive")
-    if budget_s is not None and not contrastive:  # time the model on these data, then choose the plan that fits
+    # --resume continues the plan the first run took (recorded in out/run): timing again on a busier or
+    # quieter machine could choose another, which the saved checkpoint does not fit.
+    recorded = budget.recorded_choice(out, requested) if resume and out is not None else None
+    # A backbone with no weights (TF-IDF) has no network step to time: the domain fits its model in one call.
+    weightless = next(iter(selection.backbone.parameters()), None) is None
+    if budget_s is not None and not contrastive and not weightless:  # time the model, then choose the plan that fits
         reporter.step(f"timing a few training steps on this machine for the {budget.format_seconds(budget_s)} "
                       "time budget")
         budget_plan = budget.plan_budget(selection, splits, sorted(counts), strategy, budget_s, train_overrides,
-                                         spent=budget.clock() - started, adapt=not is_distributed(distributed))
+                                         spent=budget.clock() - started, adapt=not is_distributed(distributed),
+                                         recorded=recorded)
+        if budget_plan is not None and out is not None and not dry_run:
+            budget.record_choice(out, budget_plan)
+    elif recorded is not None:  # resumed without a budget: the first run's plan still holds
+        selection.preset, strategy = budget.replay_choice(selection, recorded)
     if budget_plan is not None:
         selection.preset, strategy = budget_plan.preset, budget_plan.strategy
     seed_all(cfg_seed)  # the head is initialised in configure(): from the seed, not from whatever ran before
@@ -784,6 +920,11 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     if budget_plan is not None:
         tk_model.plan.reason, tk_model.plan.estimate = budget_plan.reason, budget_plan.estimate
         tk_model.plan.notes += budget_plan.notes
+    elif budget_s is not None and weightless and not contrastive:
+        tk_model.plan.estimate = {"seconds": None, "how": (
+            f"{tk_model.plan.source} has no network, so there are no training steps to time; its model is "
+            f"fitted in one call (Training above), which the {budget.format_seconds(budget_s)} budget does not "
+            "stop partway")}
     tk_model.plan.data = plan_data(splits)
     if on_plan is not None:  # the complete plan, shown before any training (the same text in --dry-run)
         on_plan(tk_model.plan)

@@ -101,6 +101,13 @@ def test_bad_preset_values_are_refused_naming_the_key(medical_registry, table, s
     assert err.value.file == "bad.toml" and field in err.value.field
 
 
+def test_an_empty_size_list_turns_the_option_off():
+    # A child preset undoes its parent's feature scales with []; four sizes are still refused.
+    assert PreprocessSettings.parse({"feature_scales": [], "image_size": 128}).feature_scales is None
+    with pytest.raises(UsageError):
+        PreprocessSettings.parse({"feature_scales": [1, 2, 3, 4]})
+
+
 def test_unknown_key_lists_the_allowed_ones(medical_registry):
     from transferkit.core.select import get_domain
     from transferkit.core.specs import Preset

@@ -105,3 +105,20 @@ def test_a_missing_message_file_is_an_error_not_a_text(spam_registry, tmp_path):
     with pytest.raises(DataError, match="no such file"):
         domain.parse_inputs([str(tmp_path / "nofile.eml")])
     assert domain.parse_inputs(["Call 0800 now to claim your prize.txt"]) == ["Call 0800 now to claim your prize.txt"]
+
+
+def test_a_txt_list_gives_one_text_a_line_and_a_saved_email_stays_one_message(spam_registry, tmp_path):
+    """docs/cli.md: a `.txt` file gives one text per line; an e-mail saved as `.txt` (Enron-Spam's layout,
+    first line `Subject: ...`) is one message, not one per line."""
+    from transferkit.core.select import get_domain
+
+    domain = get_domain("spam")
+    listing = tmp_path / "msgs.txt"
+    listing.write_text("WINNER! claim your prize now\n\nare we meeting at noon?\n", encoding="utf-8")
+    assert domain.parse_inputs([str(listing)]) == ["WINNER! claim your prize now", "are we meeting at noon?"]
+
+    saved = tmp_path / "0001.txt"
+    saved.write_text("Subject: meeting moved\nthe review is at 3pm\nbring the slides\n", encoding="utf-8")
+    items = domain.parse_inputs([str(saved)])
+    assert len(items) == 1 and str(items[0]) == str(saved)
+    assert "slides" in items[0].text

@@ -230,6 +230,13 @@ class MedicalDomain(Domain):
         lines.append("augmentation (training only): " + (", ".join(p for p in parts if p) or "none"))
         return lines
 
+    def check_data(self, preset: Preset, splits: Any) -> None:
+        """Refuse a preset that declares 3D (``preprocess.spatial_dims``) on 2D images, and the reverse, before
+        its network is loaded (a 3D CT network takes up to a minute to load on a CPU)."""
+        wanted = PreprocessSettings.parse(preset.preprocess, source=preset.source or preset.id).spatial_dims
+        if wanted is not None:
+            _refuse_other_dims(preset, splits, wanted)
+
     def check_plan(self, selection: Any, splits: Any) -> None:
         """Refuse a 3D preset or network on 2D images (and the reverse) before any training."""
         preset, backbone = selection.preset, selection.backbone
@@ -240,20 +247,25 @@ class MedicalDomain(Domain):
             raise UsageError(f"preset '{preset.id}' is for {wanted}D data but the network is {net}D",
                              file=where, field="preprocess.spatial_dims",
                              fix="choose a model of the same dimension (--model), or another preset")
-        for split in (splits.train, splits.val, splits.test):
-            dims = _data_dims(split) if split is not None and len(split) else None
-            if dims is not None and dims != net:
-                what = "2D images" if dims == 2 else "3D volumes"
-                fix = ("use a 2D preset (e.g. --preset medical/general) or a 2D --model" if dims == 2 else
-                       "use --preset medical/ct-3d (or a 3D --model) for volumes")
-                raise UsageError(f"the data are {what} but preset '{preset.id}' trains a {net}D network",
-                                 file=split.source, field="preset", fix=fix)
+        _refuse_other_dims(preset, splits, net)
 
     def validate_preset(self, preset: Preset) -> None:
         super().validate_preset(preset)
         source = preset.source or preset.id
         PreprocessSettings.parse(preset.preprocess, source=source)
         AugmentSettings.parse(preset.augment, source=source)
+
+
+def _refuse_other_dims(preset: Preset, splits: Any, net: int) -> None:
+    """Refuse data whose spatial dimensions (2 or 3) are not ``net``'s, naming the split's file and the fix."""
+    for split in (splits.train, splits.val, splits.test):
+        dims = _data_dims(split) if split is not None and len(split) else None
+        if dims is not None and dims != net:
+            what = "2D images" if dims == 2 else "3D volumes"
+            fix = ("use a 2D preset (e.g. --preset medical/general) or a 2D --model" if dims == 2 else
+                   "use --preset medical/ct-3d (or a 3D --model) for volumes")
+            raise UsageError(f"the data are {what} but preset '{preset.id}' trains a {net}D network",
+                             file=split.source, field="preset", fix=fix)
 
 
 def _data_dims(examples: Examples) -> int | None:

@@ -22,7 +22,9 @@ def _percent(value: list[float] | None) -> list[float] | None:
 def _sizes(kind: type) -> Any:
     """One positive number (every axis) or a list of one to three; integers for sizes, numbers for spacing."""
     number = Annotated[kind, Field(gt=0)]
-    return Annotated[list[number] | None, BeforeValidator(_as_list), Field(min_length=1, max_length=3)]
+    # The length bounds sit on the list itself: on the union they would also be applied to None, so that
+    # ``[]`` (turned into None by _as_list) would be refused instead of turning the option off.
+    return Annotated[Annotated[list[number], Field(min_length=1, max_length=3)] | None, BeforeValidator(_as_list)]
 
 
 def _as_list(value: Any) -> Any:

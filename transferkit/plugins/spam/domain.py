@@ -115,6 +115,29 @@ def looks_like_a_message_file(value: str) -> bool:
     return looks_like_a_file_name(value, MESSAGE_SUFFIXES)
 
 
+def starts_with_a_header(path: Path) -> bool:
+    """Whether a file's first non-empty line is a mail header (``Subject: ...``, ``From: ...``): then the file
+    is one message (Enron-Spam saves each e-mail as a ``.txt`` starting with ``Subject:``); a ``.txt`` that
+    does not is a list of texts, one a line.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "a.txt").write_text("Subject: lunch\\nsee you at 1\\n"), (Path(d) / "b.txt").write_text("hi\\nWIN now\\n")
+        ...     starts_with_a_header(Path(d) / "a.txt"), starts_with_a_header(Path(d) / "b.txt")
+        (True, False)
+    """
+    import re
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    first = next((line for line in head.splitlines() if line.strip()), b"")
+    return re.match(rb"^[A-Za-z][A-Za-z0-9-]*[ \t]*:", first) is not None
+
+
 class SpamDomain(NLPDomain):
     """Spam filtering of e-mail and SMS with transformer encoders or TF-IDF + a linear model."""
 
@@ -148,7 +171,11 @@ class SpamDomain(NLPDomain):
         return text_inputs(raw, read_path=self._messages_at, file_suffixes=MESSAGE_SUFFIXES)
 
     @staticmethod
-    def _messages_at(path: Path) -> list[Message]:
+    def _messages_at(path: Path) -> list[Message | str]:
+        if path.is_file() and path.suffix.lower() == ".txt" and not starts_with_a_header(path):
+            from transferkit.core.inputs import read_text_lines
+
+            return list(read_text_lines(path))  # a list of SMS-style texts, one a line, as docs/cli.md says
         try:
             from transferkit.datasets.email import iter_messages
         except ImportError:
@@ -243,8 +270,8 @@ class SpamDomain(NLPDomain):
     # ---------------------------------------------------------------- training
     def describe_head_fit(self, model: "TransferModel") -> str | None:
         """The cases :meth:`fit_head` takes: TF-IDF (any strategy) and a two-class transformer linear probe."""
-        if model.plan.strategy == "contrastive" and not is_tfidf(model.backbone):
-            return super().describe_head_fit(model)  # the nlp domain's contrastive fit (SetFit's recipe)
+        if model.plan.strategy == "contrastive":  # TF-IDF has no encoder to tune: None, and configure refuses it
+            return None if is_tfidf(model.backbone) else super().describe_head_fit(model)
         tfidf = is_tfidf(model.backbone)
         if len(model.labels) != 2 or (not tfidf and model.plan.strategy != "linear-probe"):
             return None
