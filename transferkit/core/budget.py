@@ -418,11 +418,11 @@ def input_sides(domain: "Domain", backbone: Any, preset: "Preset", items: list[A
 
 def _resolution_key(domain: "Domain", backbone: Any, preset: "Preset") -> tuple[str, int] | None:
     keys = set(getattr(domain, "preprocess_keys", {}) or {})
-    if "image_size" in keys and getattr(backbone, "spatial_dims", None) == 2:
+    if "image_size" in keys and backbone.spatial_dims == 2:
         key, default = "image_size", backbone.default_image_size
         default = default[0] if isinstance(default, (list, tuple)) and default else default
     elif "resolution" in keys:
-        key, default = "resolution", getattr(backbone, "default_resolution", None)
+        key, default = "resolution", backbone.default_resolution
     else:
         return None
     # A preset that sets a size, or pools features at sizes of its own, has chosen its resolution.

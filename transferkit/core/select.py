@@ -62,10 +62,26 @@ def _is_artifact(path: Path) -> bool:
     return (path / "transferkit.json").is_file()
 
 
+def _check_artifact_domain(path: Path, domain: str) -> None:
+    """A transferkit model of another domain is refused from its metadata alone, before data or weights load."""
+    if not _is_artifact(path):
+        return
+    import json
+
+    try:
+        other = json.loads((path / "transferkit.json").read_text(encoding="utf-8")).get("domain")
+    except (OSError, ValueError, AttributeError):
+        return  # unreadable metadata: load_artifact says what is wrong with it, with the fix
+    if isinstance(other, str) and other != domain:
+        raise UsageError(f"this transferkit model is a '{other}' model, not '{domain}'", file=path,
+                         fix=f"pass --domain {other}, or a {domain} model")
+
+
 def resolve_model_source(domain: str, model: str | Path | None, preset: Preset, registry: Registry) -> ModelSource | Path:
     """Pick the backbone: explicit ``model`` (catalog id or folder), else the preset's, else the domain's."""
     choice = model or preset.model or registry.domain(domain).default_model
     if isinstance(choice, Path) or Path(str(choice)).exists():
+        _check_artifact_domain(Path(choice), domain)
         return Path(choice)
     choice = str(choice)
     if "/" not in choice or choice.split("/", 1)[0] != domain:
