@@ -10,8 +10,8 @@ than a few labels give). Same encoder everywhere: the offline all-MiniLM-L6-v2 p
 
 - transferkit `contrastive` and `linear-probe`: ``tk.fit(domain, labelled, strategy=...)`` in this process,
   as ``transferkit train --per-class N --strategy ...`` runs it (20% of the labels held out for validation,
-  which the contrastive fit pools back because it is small: core/contrastive.py ``pools_labels``; the linear
-  probe picks C by cross-validation on train+val and fits on the 80%).
+  which both pool back because it is small: core/contrastive.py ``pools_labels``; the linear probe then
+  picks C by cross-validation on every label and fits on all of them, core/train.py ``_fit_probe_pooled``).
 - SetFit (the `setfit` package, run in its own virtual environment so that the project's is not changed:
   ``--setfit-python``) on every labelled article with its defaults (CosineSimilarityLoss, batch 16,
   body lr 2e-5, one epoch, logistic-regression head).
@@ -208,8 +208,8 @@ def render(results: dict[str, Any]) -> str:
              "shared CPU, same cap for both), batch 16, lr 2e-5, one epoch, CosineSimilarityLoss. transferkit "
              "runs as `transferkit train --per-class N` does: it holds 20% out for validation, which the "
              "contrastive fit pools back into training (under 50 examples: pairs and head on every label, the "
-             "head's C by cross-validation), while the linear probe picks C by cross-validation and fits on the "
-             "80%; SetFit trains on every label with its default head (logistic regression, C=1). Test figures, "
+             "head's C by cross-validation), as does the linear probe (C by cross-validation on every label, "
+             "then fitted on all of them); SetFit trains on every label with its default head (logistic regression, C=1). Test figures, "
              "mean ± sd over seeds; time: the fit's wall time / its process CPU time (model loading included, "
              "test prediction excluded).",
              "",
