@@ -567,6 +567,10 @@ def render(results: dict[str, Any]) -> str:
             times = f"{ratio(s[name]['seconds'], s['python']['seconds']):.1f}x" if "python" in s else "-"
             rows.append(f"| `{label}` start-up, *subprocess* (deep-learning imports: {deep}), against a bare "
                         f"`python -c pass` | {x:.2f} s | {bare} | {times} | < 0.3 s, {verdict(x, 0.3, True)} |")
+    missing = [n for n in SECTIONS if n not in meta.get("sections", SECTIONS)]
+    if missing:  # a run of some sections: say what this page does not show, rather than leave it out silently
+        rows.append(f"| comparisons {', '.join(map(str, missing))} of `benchmarks/speed.py` (see its docstring) "
+                    "| not measured in this run | | | |")
     lines += rows + [""]
     before = runs.get("vision_before")
     if before and v and "fit_freeze" in v["result"]:
