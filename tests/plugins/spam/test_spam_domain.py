@@ -114,8 +114,8 @@ def test_a_txt_list_gives_one_text_a_line_and_a_saved_email_stays_one_message(sp
 
     domain = get_domain("spam")
     listing = tmp_path / "msgs.txt"
-    listing.write_text("WINNER! claim your prize now\n\nare we meeting at noon?\n", encoding="utf-8")
-    assert domain.parse_inputs([str(listing)]) == ["WINNER! claim your prize now", "are we meeting at noon?"]
+    listing.write_text("Reminder: claim your prize now\n\nare we meeting at noon?\n", encoding="utf-8")
+    assert domain.parse_inputs([str(listing)]) == ["Reminder: claim your prize now", "are we meeting at noon?"]
 
     saved = tmp_path / "0001.txt"
     saved.write_text("Subject: meeting moved\nthe review is at 3pm\nbring the slides\n", encoding="utf-8")

@@ -115,6 +115,12 @@ def looks_like_a_message_file(value: str) -> bool:
     return looks_like_a_file_name(value, MESSAGE_SUFFIXES)
 
 
+MAIL_HEADER_NAMES = frozenset({
+    "subject", "from", "to", "cc", "bcc", "date", "received", "return-path", "message-id", "mime-version",
+    "content-type", "delivered-to", "reply-to", "sender", "content-transfer-encoding",
+})
+
+
 def starts_with_a_header(path: Path) -> bool:
     """Whether a file's first non-empty line is a mail header (``Subject: ...``, ``From: ...``): then the file
     is one message (Enron-Spam saves each e-mail as a ``.txt`` starting with ``Subject:``); a ``.txt`` that
@@ -123,7 +129,7 @@ def starts_with_a_header(path: Path) -> bool:
     Example:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
-        ...     _ = (Path(d) / "a.txt").write_text("Subject: lunch\\nsee you at 1\\n"), (Path(d) / "b.txt").write_text("hi\\nWIN now\\n")
+        ...     _ = (Path(d) / "a.txt").write_text("Subject: lunch\\nsee you at 1\\n"), (Path(d) / "b.txt").write_text("Reminder: at 3\\nWIN now\\n")
         ...     starts_with_a_header(Path(d) / "a.txt"), starts_with_a_header(Path(d) / "b.txt")
         (True, False)
     """
@@ -135,7 +141,10 @@ def starts_with_a_header(path: Path) -> bool:
     except OSError:
         return False
     first = next((line for line in head.splitlines() if line.strip()), b"")
-    return re.match(rb"^[A-Za-z][A-Za-z0-9-]*[ \t]*:", first) is not None
+    found = re.match(rb"^([A-Za-z][A-Za-z0-9-]*)[ \t]*:", first)
+    # Only a mail header's own name: an SMS list may well start "Reminder: ..." or "URGENT: ...".
+    name = found.group(1).decode("ascii").lower() if found else ""
+    return name in MAIL_HEADER_NAMES or name.startswith("x-")
 
 
 class SpamDomain(NLPDomain):
