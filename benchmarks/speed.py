@@ -229,7 +229,7 @@ def worker_vision(opts: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from transferkit.core.evaluate import predict, targets_for
+    from transferkit.core.evaluate import targets_for
     from transferkit.core.select import get_domain
     from transferkit.core.train import fit
 
@@ -303,14 +303,7 @@ def worker_vision(opts: dict[str, Any]) -> dict[str, Any]:
         fit_run(strategy="linear-probe")()
     model = trained["model"]
 
-    def raw() -> None:
-        model.eval()
-        with torch.inference_mode():
-            for inputs, _ in _loader(model, both, None, bs, False):
-                torch.softmax(model(inputs), -1)
-
-    pred = interleaved({"predict": lambda: predict(model, both, bs), "raw_forward": raw}, opts["repeats"],
-                       opts.get("warmup", 0))
+    pred = predict_against_raw(model, both, bs, opts)
     shutil.rmtree(scratch, ignore_errors=True)
     return {"n_train": len(train), "n_val": len(val), "n_predict": len(both), "batch_size": bs,
             "loop_epochs": opts["loop_epochs"], "threads": torch.get_num_threads(), "malloc_trim": True,
@@ -323,7 +316,7 @@ def worker_nlp(opts: dict[str, Any]) -> dict[str, Any]:
 
     import torch
 
-    from transferkit.core.evaluate import predict, targets_for
+    from transferkit.core.evaluate import targets_for
     from transferkit.core.select import get_domain
     from transferkit.core.train import _param_groups, fit
 
@@ -400,14 +393,7 @@ def worker_nlp(opts: dict[str, Any]) -> dict[str, Any]:
     model = trained["model"]
     texts = train.items + val.items
 
-    def raw() -> None:
-        model.eval()
-        with torch.inference_mode():
-            for inputs, _ in _loader(model, texts, None, bs, False):
-                torch.softmax(model(inputs), -1)
-
-    pred = interleaved({"predict": lambda: predict(model, texts, bs), "raw_forward": raw}, opts["repeats"],
-                       opts.get("warmup", 0))
+    pred = predict_against_raw(model, texts, bs, opts)
     shutil.rmtree(scratch, ignore_errors=True)
     return {"n_train": len(train), "n_val": len(val), "n_predict": len(texts), "batch_size": bs,
             "threads": torch.get_num_threads(), "malloc_trim": True, **full, **pred}
@@ -487,6 +473,22 @@ def ratio(a: list[float], b: list[float]) -> float:
 def verdict(value: float, target: float, most: bool) -> str:
     ok = value <= target if most else value >= target
     return "met" if ok else "**not met**"
+
+
+def predict_against_raw(model: Any, items: list[Any], bs: int, opts: dict[str, Any]) -> dict[str, Any]:
+    """Section 3: ``predict`` against the raw forward pass over the same batches (the domain's own loader)."""
+    import torch
+
+    from transferkit.core.evaluate import predict
+
+    def raw() -> None:
+        model.eval()
+        with torch.inference_mode():
+            for inputs, _ in _loader(model, items, None, bs, False):
+                torch.softmax(model(inputs), -1)
+
+    return interleaved({"predict": lambda: predict(model, items, bs), "raw_forward": raw}, opts["repeats"],
+                       opts.get("warmup", 0))
 
 
 def render(results: dict[str, Any]) -> str:
