@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -11,6 +11,8 @@ from transferkit.core.metrics import classification_metrics
 from transferkit.errors import DataError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from transferkit.core.model import TransferModel
 
 DEFAULT_BATCH = 64
@@ -24,9 +26,79 @@ def _device_of(model: "TransferModel") -> Any:
     return torch.device("cpu")
 
 
+# Texts are batched by length within windows of this many batches (see length_order).
+SORT_WINDOW_BATCHES = 16
+
+
+def length_order(lengths: "Sequence[int]", batch_size: int, window_batches: int = SORT_WINDOW_BATCHES) -> list[int]:
+    """An order of the items that puts texts of similar length in the same batch, within windows.
+
+    A batch of texts is padded to its longest one, so a short text batched with a long one pays for the
+    long one's padding; sentence-transformers' ``encode`` sorts by length for that reason. Sorting
+    within windows of ``window_batches`` batches (not the whole set) keeps the outputs of a window few
+    enough to put back in order and stream on (a feature cache larger than memory stays flat).
+
+    Example:
+        >>> length_order([5, 1, 4, 2, 3, 9], batch_size=2, window_batches=2)
+        [1, 3, 2, 0, 4, 5]
+    """
+    window = max(1, batch_size * window_batches)
+    order: list[int] = []
+    for start in range(0, len(lengths), window):
+        stop = min(start + window, len(lengths))
+        order.extend(sorted(range(start, stop), key=lambda i: lengths[i]))
+    return order
+
+
+def outputs_in_order(model: "TransferModel", items: list[Any], batch_size: int | None,
+                     forward: "Callable[[Any], torch.Tensor]") -> Iterator[np.ndarray]:
+    """``forward`` over batches of ``items`` in inference mode on the model's best device, as float32 arrays
+    whose rows are in the order of ``items`` (one array per window of batches).
+
+    Texts are batched by length (:func:`length_order`) when the domain's dataset tells their lengths
+    (a ``lengths()`` method); the rows are put back in order before they are yielded.
+
+    Example:
+        >>> rows = outputs_in_order(model, ["hi", "a longer text"], 32, model.backbone)  # doctest: +SKIP
+        >>> sum(len(chunk) for chunk in rows)  # doctest: +SKIP
+        2
+    """
+    import torch
+
+    from transferkit.core.devices import autocast, on_device
+
+    size = batch_size or DEFAULT_BATCH
+    with on_device(model) as device, torch.inference_mode():
+        dataset = model.domain.dataset(model.backbone, items, None, model.preset, train=False)
+        lengths = getattr(dataset, "lengths", None)
+        order = length_order(lengths(), size) if callable(lengths) else list(range(len(items)))
+        window = size * SORT_WINDOW_BATCHES
+        pending: list[np.ndarray] = []
+        done = 0
+        for inputs, _ in batches(model, items, size, device=device, order=order, dataset=dataset):
+            with autocast(device):
+                out = forward(inputs)
+            pending.append(out.float().cpu().numpy())
+            filled = sum(len(chunk) for chunk in pending)
+            if filled == min(window, len(items) - done):
+                yield _restore(np.concatenate(pending), order[done:done + filled], done)
+                done += filled
+                pending = []
+
+
+def _restore(rows: np.ndarray, positions: list[int], offset: int) -> np.ndarray:
+    # rows[k] belongs to item positions[k]; the window holds items offset .. offset + len(rows) - 1.
+    restored = np.empty_like(rows)
+    restored[np.asarray(positions, dtype=np.int64) - offset] = rows
+    return restored
+
+
 def batches(model: "TransferModel", items: list[Any], batch_size: int | None = None, train: bool = False,
-            device: Any = None) -> Any:
+            device: Any = None, order: "Sequence[int] | None" = None, dataset: Any = None) -> Any:
     """Iterate ``(inputs, targets)`` batches of ``items`` through the model's domain preprocessing.
+
+    ``order`` takes the items in that order (default: as given); ``dataset`` is the domain's dataset of
+    ``items`` when the caller built it already.
 
     Inputs arrive on ``device`` (default: where the model is). Worker processes decode items when the
     domain's dataset does real per-item work, and host memory is pinned when feeding a GPU
@@ -40,7 +112,8 @@ def batches(model: "TransferModel", items: list[Any], batch_size: int | None = N
 
     from transferkit.core.devices import WORKERS_ENV, _usable_cpus, loader_options, to_device
 
-    dataset = model.domain.dataset(model.backbone, items, None, model.preset, train=train)
+    if dataset is None:
+        dataset = model.domain.dataset(model.backbone, items, None, model.preset, train=train)
     device = device if device is not None else _device_of(model)
     size = batch_size or DEFAULT_BATCH
     options = loader_options(dataset, size, device)
@@ -52,7 +125,7 @@ def batches(model: "TransferModel", items: list[Any], batch_size: int | None = N
         options["num_workers"] = min(options["num_workers"], spare)
     from transferkit.core.progress import advance
 
-    loader = DataLoader(dataset, batch_size=size, shuffle=False, collate_fn=model.domain.collate, **options)
+    loader = DataLoader(dataset, batch_size=size, sampler=order, collate_fn=model.domain.collate, **options)
     left = len(items)
     for inputs, targets in loader:
         yield to_device(inputs, device, non_blocking=options["pin_memory"]), targets
@@ -69,18 +142,11 @@ def predict_proba(model: "TransferModel", items: list[Any], batch_size: int | No
     """
     import torch
 
-    from transferkit.core.devices import autocast, on_device
-
     if not items:
         return np.zeros((0, len(model.labels)), dtype=np.float32)
-    outputs = []
     # On the GPU when there is one (mixed precision there), then back where the model was.
-    with on_device(model) as device, torch.inference_mode():
-        for inputs, _ in batches(model, items, batch_size, device=device):
-            with autocast(device):
-                logits = model(inputs)
-            outputs.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(outputs)
+    return np.concatenate(list(outputs_in_order(
+        model, items, batch_size, lambda inputs: torch.softmax(model(inputs).float(), dim=-1))))
 
 
 def predict(model: "TransferModel | str | Path", items: list[Any], batch_size: int | None = None) -> list[dict[str, Any]]:

@@ -49,22 +49,16 @@ def feature_batches(model: "TransferModel", items: list[Any], batch_size: int) -
     """The frozen backbone's float32 features of ``items``, one NumPy array per batch, in order.
 
     The model is on :func:`~transferkit.core.devices.pick_device` meanwhile (then back where it was), in
-    eval and inference mode, under autocast on a GPU.
+    eval and inference mode, under autocast on a GPU; texts are batched by length
+    (:func:`~transferkit.core.evaluate.outputs_in_order`).
 
     Example:
         >>> sum(len(chunk) for chunk in feature_batches(model, items, 32)) == len(items)  # doctest: +SKIP
         True
     """
-    import torch
+    from transferkit.core.evaluate import outputs_in_order
 
-    from transferkit.core.devices import autocast, on_device
-    from transferkit.core.evaluate import batches
-
-    with on_device(model) as device, torch.inference_mode():
-        for inputs, _ in batches(model, items, batch_size, device=device):
-            with autocast(device):
-                out = model.backbone(inputs)
-            yield out.float().cpu().numpy()
+    yield from outputs_in_order(model, items, batch_size, model.backbone)
 
 
 def extract_features(model: "TransferModel", items: list[Any], batch_size: int,

@@ -243,6 +243,10 @@ class EncodedTexts(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def lengths(self) -> np.ndarray:
+        """Tokens per text: batched inference groups texts of similar length (core/evaluate.py)."""
+        return self.ids.lengths()
+
     def __getitem__(self, index: int) -> tuple[Encoded, int]:
         ids = self.ids[index]
         if self.token_dropout:
