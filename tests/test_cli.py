@@ -32,6 +32,24 @@ def test_listing_commands_import_no_deep_learning_framework():
     assert result.returncode == 0, result.stderr
 
 
+def test_domains_and_help_import_neither_pydantic_nor_a_deep_learning_framework():
+    # The issue #12 target: `transferkit domains` under 0.3 s. Importing pydantic was half of it, through the
+    # records (core/specs.py), the preset files read at registration, and Typer's coercion of an unset --help.
+    code = (
+        "import sys; from transferkit.cli import main\n"
+        "def run(args):\n"
+        "    try: main(args)\n"
+        "    except SystemExit as stop: assert not stop.code, (args, stop.code)\n"
+        "for args in (['--help'], ['domains'], ['domains', '--json'], ['domains', '--wide']):\n"
+        "    run(args)\n"
+        "heavy = [m for m in ('pydantic', 'torch', 'lightning', 'transformers', 'monai') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "vision" in result.stdout and "Usage: transferkit" in result.stdout
+
+
 def test_domains_json_lists_installed_domains(capsys):
     code, out, _ = run_cli(["domains", "--json"], capsys)
     rows = {row["name"]: row for row in json.loads(out)}

@@ -101,7 +101,9 @@ def _emit_json(data: Any) -> None:
 
 
 def _warn_broken() -> None:
-    for info in get_registry().broken():
+    # presets=False: checking the plugins' preset files imports pydantic, which `domains` has no other use for;
+    # `plugins` and `presets` report a bad preset file.
+    for info in get_registry().broken(presets=False):
         err.print(f"[yellow]warning:[/] plugin '{info.name}' ({info.package}) was skipped: {info.error}")
 
 
@@ -208,7 +210,9 @@ def plugins(
     wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """List installed plugins: package, version, status and what each provides."""
-    rows = [info.as_dict() for info in get_registry().plugins.values()]
+    registry = get_registry()
+    registry.validate_presets()  # a plugin whose preset file the schema refuses is listed as broken
+    rows = [info.as_dict() for info in registry.plugins.values()]
     if as_json:
         return _emit_json(rows)
     table, notes = [], []
@@ -789,6 +793,22 @@ def _tidy_help(command: Any) -> None:
         _tidy_help(sub)
 
 
+def _help_flag_defaults_false(command: Any) -> None:
+    """Give every command's automatic ``--help`` flag the default False (it has none: None).
+
+    Typer 0.29 coerces each option's value through a pydantic TypeAdapter unless it is already a bool, and
+    builds the adapter even for None: an unset ``--help`` imported pydantic (about 0.12 s) into every command,
+    `transferkit domains` included, which has no other use for it. Click caches the help option on its command,
+    so the default set here is the one parsing uses; with a Click that does not, nothing changes.
+    """
+    ctx = command.context_class(command, **(command.context_settings or {}))
+    option = command.get_help_option(ctx)
+    if option is not None and option.default is None:
+        option.default = False
+    for sub in getattr(command, "commands", {}).values():
+        _help_flag_defaults_false(sub)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: runs the app; every failure becomes one line on stderr and an exit code.
 
@@ -809,6 +829,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         get_registry().add_commands(app)
         command = typer.main.get_command(app)
         _tidy_help(command)
+        _help_flag_defaults_false(command)
         # Not standalone: a usage error comes back to us and is printed as one line, not click's block.
         code = command.main(args=argv, prog_name="transferkit", standalone_mode=False)
     except NoArgsIsHelpError as error:  # bare `transferkit`: the help, as click prints it

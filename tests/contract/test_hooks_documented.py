@@ -40,6 +40,7 @@ def test_each_hook_has_a_section_whose_example_registers(hook, tmp_path):
     registry = Registry.empty()
     info = registry.add_plugin(module, name="example")
     registry.add_commands(typer.Typer())
+    registry.validate_presets()  # presets are read on first use, not at registration
     assert info.status == "ok", info.error
     kind = hook.removeprefix("register_")
     assert info.provides.get(kind), f"the {hook} example registered no {kind}"

@@ -135,5 +135,112 @@ def test_invalid_record_rolls_back_the_plugin():
     plugin.register_presets = register_presets
     registry = Registry.empty()
     info = registry.add_plugin(plugin, name="half")
+    assert registry.presets == {}  # presets are read on first use (Registry.validate_presets)
     assert info.status == "broken" and "preset file not found" in info.error
+
+
+def test_a_bad_record_breaks_its_plugin_with_one_line_naming_the_field():
+    import types
+
+    from transferkit import hookimpl
+    from transferkit.core.specs import DomainSpec, ModelSource
+
+    plugin = types.ModuleType("bad_kind")
+
+    @hookimpl
+    def register_domains(register):
+        register(DomainSpec(name="audio", description="sounds", factory="x.y:Z", default_model="audio/m"))
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSource(id="audio/m", domain="audio", description="", kind="weights", location="m"))
+
+    plugin.register_domains, plugin.register_models = register_domains, register_models
+    registry = Registry.empty()
+    info = registry.add_plugin(plugin, name="bad-kind")
+    assert info.status == "broken" and "\n" not in info.error
+    assert "ModelSource: kind='weights' is not valid: it must be one of 'package', 'hub'" in info.error
+    assert registry.domains == {} and registry.models == {}
+
+
+def test_a_preset_file_the_schema_refuses_breaks_its_plugin_when_presets_are_first_used(tmp_path):
+    import types
+
+    from transferkit import hookimpl
+    from transferkit.core.specs import DomainSpec
+
+    good = tmp_path / "good.toml"
+    good.write_text('id = "audio/general"\ndomain = "audio"\ndescription = "d"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "audio/noisy"\ndomain = "audio"\ndescription = "d"\n[train]\nepochs = 0\n')
+    plugin = types.ModuleType("bad_preset")
+
+    @hookimpl
+    def register_domains(register):
+        register(DomainSpec(name="audio", description="sounds", factory="x.y:Z", default_model="audio/m"))
+
+    @hookimpl
+    def register_presets(register):
+        register(good)
+        register(str(bad))
+
+    plugin.register_domains, plugin.register_presets = register_domains, register_presets
+    registry = Registry.empty()
+    info = registry.add_plugin(plugin, name="bad-preset")
+    # Registration only queued the files: listing domains reads no preset (nor imports the schema) ...
+    assert info.status == "ok" and "presets" not in info.provides
+    assert registry.broken(presets=False) == [] and "audio" in registry.domains
+    # ... the first use of the presets does, and the plugin is then broken as if its hook had failed.
     assert registry.presets == {}
+    assert registry.broken() == [info] and "audio" not in registry.domains and info.provides == {}
+    assert str(bad) in info.error and "train.epochs=0 is not valid" in info.error
+
+
+def test_presets_from_files_are_validated_records_with_their_source_and_owner(tmp_path):
+    import types
+
+    from transferkit import hookimpl
+    from transferkit.core.specs import Preset
+
+    path = tmp_path / "general.toml"
+    path.write_text('id = "audio/general"\ndomain = "audio"\ndescription = "d"\nstrategy = "freeze"\n')
+    plugin = types.ModuleType("presets_only")
+
+    @hookimpl
+    def register_presets(register):
+        register(path)
+
+    plugin.register_presets = register_presets
+    registry = Registry.empty()
+    info = registry.add_plugin(plugin, name="presets-only")
+    preset = registry.preset("audio/general")
+    assert isinstance(preset, Preset) and preset.strategy == "freeze"
+    assert preset.source == str(path) and preset.plugin == "presets-only (plugin 'presets-only')"
+    assert info.provides == {"presets": ["audio/general"]}
+
+
+def test_a_preset_id_taken_first_stays_with_its_plugin_in_registration_order(tmp_path):
+    import types
+
+    from transferkit import hookimpl
+    from transferkit.core.specs import Preset
+
+    path = tmp_path / "general.toml"
+    path.write_text('id = "audio/general"\ndomain = "audio"\ndescription = "from a file"\n')
+    first, second = types.ModuleType("first"), types.ModuleType("second")
+
+    @hookimpl
+    def register_presets_from_file(register):
+        register(path)
+
+    @hookimpl
+    def register_presets_as_object(register):
+        register(Preset(id="audio/general", domain="audio", description="an object"))
+
+    first.register_presets, second.register_presets = register_presets_from_file, register_presets_as_object
+    registry = Registry.empty()
+    registry.add_plugin(first, name="first")
+    second_info = registry.add_plugin(second, name="second")
+    assert registry.presets["audio/general"].description == "from a file"
+    assert second_info.status == "broken"
+    assert "preset 'audio/general' is registered by both first (plugin 'first') and second" in second_info.error

@@ -6,6 +6,9 @@ and skipped, so one bad package never takes the CLI down (llm#1280, conda#12096)
 
 ``TRANSFERKIT_LOAD_PLUGINS`` (comma list of distribution or entry-point names; empty loads none) and
 ``TRANSFERKIT_DISABLE_PLUGINS`` choose what loads; a blocked plugin is never imported.
+
+Registering is cheap (no framework, no pydantic): domains, models and datasets are checked at once; presets are
+queued and read, checked against the schema and claimed on first use (:meth:`Registry.validate_presets`).
 """
 from __future__ import annotations
 
@@ -16,13 +19,16 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from transferkit.core import hookspecs
-from transferkit.core.specs import DatasetSpec, DomainSpec, ModelSource, Preset
+from transferkit.core.specs import DatasetSpec, DomainSpec, ModelSource
 from transferkit.errors import PluginError, unknown_name
+
+if TYPE_CHECKING:  # pydantic: imported when a preset is first used, see Registry.validate_presets
+    from transferkit.core.preset_schema import Preset
 
 ENTRY_POINT_GROUP = "transferkit"
 
@@ -74,6 +80,27 @@ def _distribution_of(ep: metadata.EntryPoint, parsed: dict[int, tuple[str, str]]
     return parsed[key]
 
 
+@dataclass
+class _QueuedPreset:
+    """A preset as a plugin registered it (a TOML file, or a Preset), read and checked on first use."""
+
+    item: Any
+    info: PluginInfo
+
+
+def _error_text(err: Exception) -> str:
+    return err.message if isinstance(err, PluginError) else f"{type(err).__name__}: {err}"
+
+
+_PROVIDES_ORDER = ["domains", "models", "presets", "datasets", "commands"]
+
+
+def _conflict(kind: str, key: str, other: str, info: PluginInfo) -> PluginError:
+    """The error for a name that two plugins register: the earlier claim stays, the later plugin is broken."""
+    return PluginError(f"{kind} '{key}' is registered by both {other} and {info.owner}",
+                       fix=f"uninstall one of them, or disable one with TRANSFERKIT_DISABLE_PLUGINS={info.name}")
+
+
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     if value is None:
@@ -100,9 +127,10 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.domains: dict[str, DomainSpec] = {}
         self.models: dict[str, ModelSource] = {}
-        self.presets: dict[str, Preset] = {}
+        self._presets: dict[str, Preset] = {}
+        # Presets wait here, in registration order, until first used (see validate_presets).
+        self._preset_queue: list[_QueuedPreset] = []
         self.datasets: dict[str, DatasetSpec] = {}
-        self._preset_files: dict[str, tuple[Path, str]] = {}
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -173,13 +201,13 @@ class Registry:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             return info
-        snapshot = (dict(self.domains), dict(self.models), dict(self.presets), dict(self.datasets))
+        snapshot = (dict(self.domains), dict(self.models), list(self._preset_queue), dict(self.datasets))
         try:
             self._collect(plugin, info)
         except Exception as err:  # noqa: BLE001
-            self.domains, self.models, self.presets, self.datasets = snapshot
+            self.domains, self.models, self._preset_queue, self.datasets = snapshot
             info.status = "broken"
-            info.error = err.message if isinstance(err, PluginError) else f"{type(err).__name__}: {err}"
+            info.error = _error_text(err)
             info.provides = {}
             self.pm.unregister(plugin)
         return info
@@ -195,28 +223,54 @@ class Registry:
                     )
                 record_key = getattr(record, key)
                 if record_key in table:
-                    other = table[record_key].plugin
-                    raise PluginError(
-                        f"{kind} '{record_key}' is registered by both {other} and {owner}",
-                        fix=f"uninstall one of them, or disable one with TRANSFERKIT_DISABLE_PLUGINS={info.name}",
-                    )
+                    raise _conflict(kind, record_key, table[record_key].plugin, info)
                 table[record_key] = record.model_copy(update={"plugin": owner})
                 info.provides.setdefault(kind + "s", []).append(record_key)
 
             return register
 
-        def register_preset(item: Any) -> None:
-            from transferkit.core.presets import read_preset_file
-
-            preset = item if isinstance(item, Preset) else read_preset_file(Path(item))
-            preset = preset.model_copy(update={"source": preset.source or f"{owner}"})
-            adder("preset", self.presets, Preset, "id")(preset)
-
         caller = self._hook_caller_for(plugin)
         caller("register_domains", register=adder("domain", self.domains, DomainSpec, "name"))
         caller("register_models", register=adder("model", self.models, ModelSource, "id"))
-        caller("register_presets", register=register_preset)
+        caller("register_presets", register=lambda item: self._preset_queue.append(_QueuedPreset(item, info)))
         caller("register_datasets", register=adder("dataset", self.datasets, DatasetSpec, "name"))
+
+    @property
+    def presets(self) -> dict[str, Preset]:
+        """Every registered preset by id, read and checked on first use (see :meth:`validate_presets`)."""
+        self.validate_presets()
+        return self._presets
+
+    def validate_presets(self) -> None:
+        """Read and check the presets the plugins registered, in the order they registered them: a plugin whose
+        preset file is missing, is not TOML, fails the preset schema or takes an id another plugin registered
+        first is marked broken, and everything it registered is forgotten, as if its hook had failed.
+
+        Registration only queues them: reading 22 TOML files and importing pydantic for the schema took half
+        the start-up of `transferkit domains` and `--help`, which need no preset.
+
+        Example:
+            >>> registry = Registry.from_entry_points()
+            >>> registry.validate_presets()
+            >>> registry.presets["vision/general"].domain
+            'vision'
+        """
+        queue, self._preset_queue = self._preset_queue, []
+        for queued in queue:
+            info = queued.info
+            if info.status == "broken":  # marked broken by one of its presets just before
+                continue
+            try:
+                preset = _read_preset(queued.item, info)
+                if preset.id in self._presets:
+                    raise _conflict("preset", preset.id, self._presets[preset.id].plugin, info)
+            except Exception as err:  # noqa: BLE001 - whatever a plugin's preset is, it breaks the plugin, not the CLI
+                self._mark_broken(info, _error_text(err))
+                continue
+            self._presets[preset.id] = preset.model_copy(update={"plugin": info.owner})
+            info.provides.setdefault("presets", []).append(preset.id)
+            # Listed in hook order, as when presets were read at registration: domains, models, presets...
+            info.provides = {kind: info.provides[kind] for kind in sorted(info.provides, key=_PROVIDES_ORDER.index)}
 
     def _hook_caller_for(self, plugin: object) -> Callable[..., None]:
         # Call each hook for this one plugin only, so that a failure is attributed to it (pluggy#419).
@@ -258,7 +312,11 @@ class Registry:
     def presets_for(self, domain: str) -> list[Preset]:
         return [p for p in self.presets.values() if p.domain == domain]
 
-    def broken(self) -> list[PluginInfo]:
+    def broken(self, *, presets: bool = True) -> list[PluginInfo]:
+        """The plugins that failed to load or register, their presets included (:meth:`validate_presets`).
+        ``presets=False`` leaves the presets unread: `transferkit domains`, which has no other use for them."""
+        if presets:
+            self.validate_presets()
         return [p for p in self.plugins.values() if p.status == "broken"]
 
     def add_commands(self, cli: Any) -> None:
@@ -275,6 +333,12 @@ class Registry:
             if impl is None or not hasattr(impl, hookspecs.PROJECT + "_impl"):
                 continue
             info = self.plugins.get(name) or PluginInfo(name=name, package=name, version="", module=name)
+            if any(queued.info is info for queued in self._preset_queue):
+                # A plugin with a bad preset is broken and adds no command: check its presets first (the
+                # built-in plugins add none, so `transferkit domains` still reads no preset).
+                self.validate_presets()
+                if info.status == "broken":
+                    continue
             commands, groups = list(cli.registered_commands), list(cli.registered_groups)
             try:
                 impl(cli=cli)
@@ -314,11 +378,25 @@ class Registry:
     def _mark_broken(self, info: PluginInfo, error: str) -> None:
         """Mark a plugin broken after it registered: forget every record it provided."""
         info.status, info.error, info.provides = "broken", error, {}
-        for table in (self.domains, self.models, self.presets, self.datasets):
+        for table in (self.domains, self.models, self._presets, self.datasets):
             for key in [k for k, record in table.items() if record.plugin == info.owner]:
                 del table[key]
+        self._preset_queue = [queued for queued in self._preset_queue if queued.info is not info]
         if self.pm.has_plugin(info.name):
             self.pm.unregister(name=info.name)
+
+
+def _read_preset(item: Any, info: PluginInfo) -> Preset:
+    """The Preset a plugin registered: a TOML file's path (read and checked here), or a Preset itself."""
+    from transferkit.core.preset_schema import Preset
+    from transferkit.core.presets import read_preset_file
+
+    if isinstance(item, (str, os.PathLike)):
+        return read_preset_file(Path(item))
+    if not isinstance(item, Preset):
+        raise PluginError(f"preset registered by {info.owner} is a {type(item).__name__}, expected Preset "
+                          "or the path of a TOML file")
+    return item.model_copy(update={"source": item.source or info.owner})
 
 
 def _check_hook_api(plugin: object, info: PluginInfo) -> str:

@@ -1,20 +1,48 @@
-"""Typed, validated records that plugins register: domains, model sources, presets.
+"""Typed, validated records that plugins register: domains, model sources, datasets.
 
-They are plain data (pydantic, no torch), so that registering and listing stay cheap.
+They are frozen stdlib dataclasses checked on construction (no pydantic, no torch): every start of the CLI
+builds them, `transferkit domains` should start in under 0.3 s, and importing pydantic took about half of
+that. The preset schema (``Preset``, ``TrainConfig``, ``HeadConfig``, ``ThresholdPolicy``) is pydantic,
+lives in :mod:`transferkit.core.preset_schema`, and is imported from here on first use.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the records' checks read each field's type at run time.
+import dataclasses
+import functools
 import importlib.util
 import os
+import re
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+if TYPE_CHECKING:  # imported lazily at run time, see __getattr__ below
+    from transferkit.core.preset_schema import HeadConfig, Preset, ThresholdPolicy, TrainConfig  # noqa: F401
 
 STRATEGIES = ("auto", "linear-probe", "freeze", "freeze-unfreeze", "gradual", "full", "lora", "contrastive")
 METRICS = ("accuracy", "f1_macro", "auroc", "balanced_accuracy", "loss")
 Strategy = Literal["auto", "linear-probe", "freeze", "freeze-unfreeze", "gradual", "full", "lora", "contrastive"]
 Metric = Literal["accuracy", "f1_macro", "auroc", "balanced_accuracy", "loss"]
+
+# The pydantic preset schema, served by __getattr__ so that importing this module never imports pydantic.
+_PRESET_SCHEMA = ("Preset", "TrainConfig", "HeadConfig", "ThresholdPolicy")
+
+
+def __getattr__(name: str) -> Any:
+    """``Preset``, ``TrainConfig``, ``HeadConfig`` and ``ThresholdPolicy``, imported on first use (PEP 562).
+
+    Example:
+        >>> from transferkit.core.specs import TrainConfig
+        >>> TrainConfig().epochs
+        10
+    """
+    if name in _PRESET_SCHEMA:
+        from transferkit.core import preset_schema
+
+        value = getattr(preset_schema, name)
+        globals()[name] = value  # later lookups find it directly
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def missing_modules(modules: list[str]) -> list[str]:
@@ -35,10 +63,156 @@ def missing_modules(modules: list[str]) -> list[str]:
     return missing
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# ----------------------------------------------------------------------------------------------- records
+_R = TypeVar("_R", bound="_Record")
 
 
+class RecordError(ValueError, TypeError):
+    """A record built with a bad value, an unknown field or a missing one: one line naming the record, the
+    field, the value and what is allowed. A ValueError, as pydantic's ValidationError was (callers that caught
+    that keep working), and a TypeError, as a dataclass's own argument errors are."""
+
+
+def _matching(pattern: str, means: str, **options: Any) -> Any:
+    """A dataclass field whose text must match ``pattern`` entirely; ``means`` says so in words."""
+    return dataclasses.field(metadata={"pattern": re.compile(pattern), "means": means}, **options)
+
+
+def _describe(annotation: Any) -> str:
+    """What a field of type ``annotation`` accepts, in words: ``a list of texts``, ``one of 'a', 'b'``."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _describe(a) for a in args)
+    if origin is list:
+        return f"a list of {_plural(args[0])}"
+    if origin is dict:
+        return "a table of text keys" + ("" if args[1] is Any else f" to {_plural(args[1])}")
+    return {str: "a text", int: "a whole number", bool: "true or false", float: "a number"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _plural(annotation: Any) -> str:
+    return _describe(annotation).removeprefix("a ").removeprefix("an ") + "s"
+
+
+def _conform(value: Any, annotation: Any) -> tuple[bool, Any]:
+    """``(ok, value)``: whether ``value`` fits ``annotation``, and the value to keep (lists and tables copied,
+    a tuple taken as a list, as pydantic did). No coercion between texts and numbers."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is Any:
+        return True, value
+    if origin is Literal:
+        return (isinstance(value, str) and value in args), value
+    if origin in (Union, types.UnionType):
+        for option in args:
+            ok, kept = (value is None, value) if option is type(None) else _conform(value, option)
+            if ok:
+                return True, kept
+        return False, value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        items = [_conform(item, args[0]) for item in value]
+        return all(ok for ok, _ in items), [kept for _, kept in items]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            return False, value
+        pairs = [(_conform(k, args[0]), _conform(v, args[1])) for k, v in value.items()]
+        return all(k[0] and v[0] for k, v in pairs), {k[1]: v[1] for k, v in pairs}
+    if annotation is int:  # True is an int to Python, not a size to a user
+        return (isinstance(value, int) and not isinstance(value, bool)), value
+    return isinstance(value, annotation), value
+
+
+class _Record:
+    """Base of the registered records: frozen, keyword-only, checked on construction like a pydantic model
+    with ``extra="forbid"`` (an unknown field, a missing one, a wrong type or a text that breaks its pattern
+    raise a one-line :class:`RecordError`), with pydantic's ``model_dump`` and ``model_copy``, which plugins
+    call.
+
+    Example:
+        >>> try:
+        ...     DomainSpec(name="audio", description="", factory="tk_audio:AudioDomain", default_model="audio/m",
+        ...                requires="torch")
+        ... except ValueError as error:
+        ...     print(error)
+        DomainSpec: requires='torch' is not valid: it must be a list of texts
+    """
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, spec.name)
+            ok, kept = _conform(value, spec.type)
+            if not ok:
+                raise RecordError(self._problem(spec.name, value, _describe(spec.type)))
+            pattern = spec.metadata.get("pattern")
+            if pattern is not None and not pattern.fullmatch(value):
+                raise RecordError(self._problem(spec.name, value, spec.metadata["means"]))
+            if kept is not value:
+                object.__setattr__(self, spec.name, kept)  # frozen: only construction may set it
+
+    def _problem(self, name: str, value: Any, allowed: str) -> str:
+        return f"{type(self).__name__}: {name}={value!r} is not valid: it must be {allowed}"
+
+    def model_dump(self) -> dict[str, Any]:
+        """Every field as plain data (lists and tables copied), like pydantic's ``model_dump()``.
+
+        Example:
+            >>> DatasetSpec(name="d", domain="x", description="", url="", license="", citation="",
+            ...             mirror_path="d").model_dump()["files"]
+            {}
+        """
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    def model_copy(self: _R, *, update: Mapping[str, Any] | None = None) -> _R:
+        """A copy with the fields in ``update`` replaced, checked again (pydantic's ``model_copy`` does not check).
+
+        Example:
+            >>> DomainSpec(name="audio", description="", factory="a:B", default_model="audio/m").model_copy(
+            ...     update={"plugin": "tk-audio"}).plugin
+            'tk-audio'
+        """
+        return dataclasses.replace(self, **dict(update or {}))  # type: ignore[type-var]
+
+
+def _record(cls: type[_R]) -> type[_R]:
+    """Make ``cls`` a frozen, keyword-only dataclass whose constructor names an unknown or missing field in
+    one line (the dataclass's own message says neither which record nor which fields exist)."""
+    cls = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    init = cls.__init__
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    required = [name for name, f in fields.items()
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
+    @functools.wraps(init)  # help() and inspect.signature() show the dataclass's fields
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if args:
+            raise RecordError(f"{cls.__name__} takes keyword arguments only (got {len(args)} positional)")
+        unknown = [name for name in kwargs if name not in fields]
+        if unknown:
+            from transferkit.errors import close_matches
+
+            hint = close_matches(unknown[0], list(fields))
+            raise RecordError(f"{cls.__name__}: unknown field {unknown[0]!r}"
+                              + (f"; did you mean: {', '.join(hint)}?" if hint else "")
+                              + f" (fields: {', '.join(fields)})")
+        absent = [name for name in required if name not in kwargs]
+        if absent:
+            raise RecordError(f"{cls.__name__}: field {absent[0]!r} is required: "
+                            f"{_describe(fields[absent[0]].type)} (required: {', '.join(required)})")
+        init(self, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    return cls
+
+
+_NAME = r"[a-z][a-z0-9_-]*"
+_NAME_MEANS = "lower-case letters, digits, '-' or '_', starting with a letter"
+
+
+@_record
 class DomainSpec(_Record):
     """A domain: what kind of data it handles and where its implementation lives.
 
@@ -51,15 +225,15 @@ class DomainSpec(_Record):
         'vision'
     """
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str = _matching(_NAME, _NAME_MEANS)
     description: str
-    factory: str = Field(pattern=r"^[\w.]+:\w+$")
+    factory: str = _matching(r"[\w.]+:\w+", "a 'package.module:Class' path")
     default_model: str
     default_preset: str | None = None
-    requires: list[str] = Field(default_factory=list, description="modules that must be importable")
-    install: str = Field("", description="the pip command that installs what `requires` names")
-    data_help: str = Field("", description="one line on the data layouts the domain reads")
-    plugin: str = Field("", description="filled by the registry: the distribution that registered it")
+    requires: list[str] = dataclasses.field(default_factory=list)  # modules that must be importable
+    install: str = ""  # the pip command that installs what `requires` names
+    data_help: str = ""  # one line on the data layouts the domain reads
+    plugin: str = ""  # filled by the registry: the distribution that registered it
 
     def missing(self) -> list[str]:
         """The required modules that are not installed."""
@@ -82,18 +256,30 @@ def weights_dir() -> Path:
 
 
 def _in_hub_cache(repo_id: str) -> bool:
-    # huggingface_hub is light (no torch); its cache lookup knows HF_HOME, HF_HUB_CACHE and the layout.
+    """Whether the Hugging Face cache holds ``repo_id``'s ``config.json`` at its ``main`` revision: what
+    ``huggingface_hub.try_to_load_from_cache(repo_id, "config.json")`` answers, without importing it.
+
+    That function's module brings huggingface_hub's HTTP client (about 0.2 s, most of `transferkit models`);
+    its ``constants`` (which resolve HF_HOME, HF_HUB_CACHE...) cost about 1 ms, and the cache layout is
+    documented: ``models--ORG--NAME/refs/main`` names the snapshot folder under ``snapshots/``.
+
+    Example:
+        >>> _in_hub_cache("surely-not/a-cached-model")
+        False
+    """
     try:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import constants
     except ImportError:
         return False
+    repo = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
     try:
-        found = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # noqa: BLE001 - an id the hub would refuse is simply not cached
+        commit = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):  # no such model in the cache, or not readable: not usable offline
         return False
-    return isinstance(found, str)
+    return bool(commit) and (repo / "snapshots" / commit / "config.json").is_file()
 
 
+@_record
 class ModelSource(_Record):
     """One pretrained backbone in a domain's catalog, named ``domain/arch.tag`` like timm.
 
@@ -103,16 +289,17 @@ class ModelSource(_Record):
         'package'
     """
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*/[A-Za-z0-9_.+-]+$")
+    id: str = _matching(_NAME + r"/[A-Za-z0-9_.+-]+", "'domain/name': a domain name, '/', then letters, digits "
+                        "or '_.+-'")
     domain: str
     description: str
     kind: Literal["package", "hub", "local", "bundle", "scratch"]
-    location: str = Field(description="package module, hub id, folder or bundle name")
-    requires: list[str] = Field(default_factory=list)
+    location: str  # package module, hub id, folder or bundle name
+    requires: list[str] = dataclasses.field(default_factory=list)
     install: str = ""
     license: str = ""
     feature_dim: int | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
     plugin: str = ""
 
     def local_path(self) -> Path | None:
@@ -162,90 +349,22 @@ class ModelSource(_Record):
         return state != "no", why
 
 
-class HeadConfig(_Record):
-    """The new layers put on top of the backbone."""
-
-    hidden: list[int] = Field(default_factory=list, description="sizes of hidden layers; [] is a linear head")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    activation: Literal["relu", "gelu", "tanh"] = "gelu"
-    pooling: Literal["auto", "cls", "mean", "avg", "max"] = "auto"
-
-
-class TrainConfig(_Record):
-    """Hyperparameters: every one can be overridden from the API or the CLI."""
-
-    lr: float = Field(1e-3, gt=0, description="learning rate of the head")
-    backbone_lr: float | None = Field(None, gt=0, description="learning rate of the top backbone group")
-    layer_decay: float = Field(1.0, gt=0, le=1.0, description="LR multiplier per backbone group, top to bottom")
-    weight_decay: float = Field(1e-4, ge=0)
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(32, ge=1)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    class_weights: Literal["none", "balanced"] = "none"
-    metric: Metric = "accuracy"
-    patience: int = Field(5, ge=0, description="epochs without improvement before early stopping; 0 disables")
-    unfreeze_epoch: int = Field(2, ge=0, description="freeze-unfreeze: epoch at which the backbone unfreezes")
-    milestones: list[int] = Field(default_factory=lambda: [2, 4], description="gradual: epochs to unfreeze at")
-    groups_per_milestone: int = Field(1, ge=1)
-    warmup_epochs: int = Field(0, ge=0)
-    train_bn: bool = Field(False, description="update BatchNorm statistics in trainable backbone layers")
-    val_fraction: float = Field(0.2, gt=0, lt=1)
-    precision: str = Field("auto", description="Lightning precision; auto: bf16/16-mixed on GPU, 32-true on CPU")
-    lora_r: int = Field(8, ge=1)
-    lora_alpha: int = Field(16, ge=1)
-    lora_dropout: float = Field(0.1, ge=0, lt=1)
-    pair_iterations: int = Field(20, ge=1, description="contrastive: rounds of sentence pairs per training "
-                                 "example (SetFit's num_iterations)")
-    seed: int = 0
-
-
-class ThresholdPolicy(_Record):
-    """How a binary decision threshold is chosen on validation data.
-
-    ``argmax`` takes the most probable class. ``max_fpr`` keeps the false-positive rate on the negative
-    class under ``value``; ``min_sensitivity`` keeps recall of the positive class at least ``value``;
-    ``min_precision`` keeps precision of the positive class at least ``value``.
-    """
-
-    policy: Literal["argmax", "max_fpr", "min_sensitivity", "min_precision"] = "argmax"
-    value: float | None = Field(None, gt=0, le=1)
-    positive: str | None = Field(None, description="the positive label; defaults to the last label")
-
-
-class Preset(_Record):
-    """An industry fine-tuning preset: data, not code. Loaded from TOML (see core/presets.py).
+@_record
+class DatasetSpec(_Record):
+    """A public dataset the registry knows: where it comes from, how to check it, how to cite it.
 
     Example:
-        >>> Preset(id="vision/wildlife", domain="vision", description="camera traps").strategy
-        'auto'
+        >>> DatasetSpec(name="hymenoptera", domain="vision", description="ants and bees", url="https://x/h.zip",
+        ...             license="research", citation="...", mirror_path="hymenoptera").mirror_path
+        'hymenoptera'
     """
-
-    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*/[a-z0-9][a-z0-9_.-]*$")
-    version: str = "1"
-    domain: str
-    description: str
-    industry: str = ""
-    extends: str | None = None
-    model: str | None = None
-    strategy: Strategy = "auto"
-    head: HeadConfig = Field(default_factory=HeadConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    preprocess: dict[str, Any] = Field(default_factory=dict, description="domain-specific, checked by the domain")
-    augment: dict[str, Any] = Field(default_factory=dict, description="domain-specific; {} means none")
-    threshold: ThresholdPolicy = Field(default_factory=ThresholdPolicy)
-    source: str = Field("", description="where it came from: a plugin's file or a user's file")
-    plugin: str = ""
-
-
-class DatasetSpec(_Record):
-    """A public dataset the registry knows: where it comes from, how to check it, how to cite it."""
 
     name: str
     domain: str
     description: str
     url: str
-    files: dict[str, str] = Field(default_factory=dict, description="relative path -> sha256 ('' if not pinned)")
+    files: dict[str, str] = dataclasses.field(default_factory=dict)  # relative path -> sha256 ('' if not pinned)
     license: str
     citation: str
-    mirror_path: str = Field(description="folder inside TRANSFERKIT_DATA_DIR")
+    mirror_path: str  # folder inside TRANSFERKIT_DATA_DIR
     plugin: str = ""
