@@ -23,6 +23,12 @@ time over the same span (both sides run 2 torch threads), the figure that holds 
     python benchmarks/setfit_agnews.py --sizes 8,32 --seeds 0,1,2 --setfit-python /tmp/sfvenv/bin/python
     python benchmarks/setfit_agnews.py --dataset sms --sizes 8,32
     python benchmarks/setfit_agnews.py --render-only
+
+``--dev N``: for choosing the recipe, never the test set. N pool texts (stratified at the corpus' ratio, dev
+seed 1) are scored instead, the labelled draws come from the rest of the pool, the results go to
+``<results>-dev.json`` and no docs section is written:
+
+    python benchmarks/setfit_agnews.py --dataset sms --sizes 8 --seeds 0,1,2,3,4 --dev 400 --methods contrastive,setfit
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ import common  # noqa: E402
 
 METHODS = ["contrastive", "linear-probe", "setfit"]
 SPLIT_SEED = 0
+DEV_SEED = 1
 ITERATIONS = 2
 # name: docs heading, transferkit domain and model, test set (per class, or in all at the corpus' ratio).
 DATASETS = {
@@ -97,6 +104,26 @@ def make_splits(dataset: str = "agnews", seed: int = SPLIT_SEED) -> tuple[Any, A
         test_idx += rng.choice(idx, n, replace=False).tolist()
     held = set(test_idx)
     return _subset(examples, [i for i in range(len(examples)) if i not in held]), _subset(examples, sorted(test_idx))
+
+
+def dev_splits(dataset: str, n: int, seed: int = DEV_SEED) -> tuple[Any, Any]:
+    """The pool without a dev set, and the dev set: ``n`` pool texts, stratified at the pool's class ratio.
+    For choices (``--dev``): the fixed test set of :func:`make_splits` is not touched.
+
+    Example:
+        >>> rest, dev = dev_splits("sms", 400)  # doctest: +SKIP
+        >>> len(dev), len(rest) + len(dev) == len(make_splits("sms")[0])  # doctest: +SKIP
+        (400, True)
+    """
+    pool, _ = make_splits(dataset)
+    labels = np.array(pool.labels)
+    rng = np.random.default_rng(seed)
+    dev_idx: list[int] = []
+    for label in sorted(set(labels)):
+        idx = np.flatnonzero(labels == label)
+        dev_idx += rng.choice(idx, round(n * len(idx) / len(labels)), replace=False).tolist()
+    held = set(dev_idx)
+    return _subset(pool, [i for i in range(len(pool)) if i not in held]), _subset(pool, sorted(dev_idx))
 
 
 def _subset(examples: Any, idx: list[int]) -> Any:
@@ -252,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[], metavar="SIZE=REASON",
                         help="record a size as not measured, with the reason (repeatable)")
     parser.add_argument("--remarks", help="a paragraph the section adds under the table (what the figures mean)")
+    parser.add_argument("--dev", type=int, metavar="N",
+                        help="score N pool texts outside the draws instead of the test set (for choices; results "
+                             "in <results>-dev.json, no docs section)")
     parser.add_argument("--collect", action="store_true",
                         help="add the SetFit results finished in --work to the saved results, then render")
     common.add_output_options(parser, "setfit_agnews")
@@ -263,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
             args.results = args.results.with_name(f"{spec['results']}.json")
         if args.work == defaults.work:
             args.work = args.work.with_name(f"transferkit-{spec['results']}")
+    if args.dev:  # never the published figures: their own results file, and no docs section
+        args.results = args.results.with_name(f"{args.results.stem}-dev.json")
+        args.work = args.work.with_name(f"{args.work.name}-dev")
+        args.no_doc = True
     if args.render_only or args.collect:
         results = json.loads(args.results.read_text(encoding="utf-8"))
         results["meta"].setdefault("skipped", {}).update(dict(item.split("=", 1) for item in args.skip))
@@ -271,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.collect:  # a run cut off before its SetFit worker finished: the jobs it did finish
             from transferkit.core.data import sample_per_class
 
-            pool, test = make_splits(results["meta"].get("dataset", "agnews"))
+            dataset = results["meta"].get("dataset", "agnews")
+            pool, test = dev_splits(dataset, args.dev) if args.dev else make_splits(dataset)
             done = args.work / "setfit-results.jsonl"
             keys = [json.loads(line)["key"].split("/") for line in done.read_text(encoding="utf-8").splitlines()]
             jobs = [(size, int(seed), sample_per_class(pool, int(size), int(seed))) for size, seed in keys]
@@ -284,13 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         return common.publish(args, spec["section"], render(results))
     from transferkit.core.data import sample_per_class
 
-    pool, test = make_splits(args.dataset)
+    pool, test = dev_splits(args.dataset, args.dev) if args.dev else make_splits(args.dataset)
     version = subprocess.run([args.setfit_python, "-c", "import setfit; print(setfit.__version__)"],
                              capture_output=True, text=True).stdout.strip()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     results = common.start_results(args.results, args.reuse, {
         "dataset": args.dataset, "split_seed": SPLIT_SEED, "n_test": len(test), "n_pool": len(pool), "iterations": args.iterations,
-        "setfit_version": version, "date": time.strftime("%Y-%m-%d"), "machine": common.machine(),
+        "dev": args.dev, "setfit_version": version, "date": time.strftime("%Y-%m-%d"), "machine": common.machine(),
         "commands": [common.command_line("setfit_agnews.py", argv)]})
     results["meta"]["sizes"] = list(dict.fromkeys([*results["meta"].get("sizes", []), *sizes]))
     seeds = [int(x) for x in args.seeds.split(",")]

@@ -256,6 +256,9 @@ class _ImageDomain:
     def has_random_augmentation(self, preset):
         return True
 
+    def auto_strategy(self, backbone, min_per_class):
+        return None  # the core's data-size rule
+
 
 def _image_selection():
     import torch
@@ -357,3 +360,55 @@ def test_resume_keeps_the_plan_the_first_run_recorded(toy_registry, monkeypatch,
     # Without a budget too (auto alone would say full), and not for another requested strategy.
     assert tk.fit("toy", data, time_budget="none", out=tmp_path / "m", resume=True, dry_run=True).strategy == "freeze"
     assert budget.recorded_choice(tmp_path / "m", "full") is None
+
+
+# --------------------------------------------------------------------------- a domain's few-label strategy
+class _FewLabelTextDomain(_ImageDomain):
+    preprocess_keys: dict = {}  # texts: no input size to plan
+
+    def has_random_augmentation(self, preset):
+        return False
+
+    def auto_strategy(self, backbone, min_per_class):
+        return ("contrastive", f"auto: {min_per_class} labelled texts a class, a sentence encoder") \
+            if min_per_class <= 64 else None
+
+
+def _text_selection():
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from transferkit.core.data import Examples
+
+    class Encoder(nn.Module):
+        feature_dim = 8
+
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList(nn.Linear(2, 2) for _ in range(3))
+
+        def layer_groups(self):
+            return list(self.blocks)
+
+    train = Examples(items=[f"text {i}" for i in range(32)], labels=["a", "b"] * 16, source="-")
+    val = Examples(items=train.items[:8], labels=train.labels[:8], source="-")
+    preset = Preset(id="x/t", domain="x", description="-", train={"pair_iterations": 20})
+    return SimpleNamespace(domain=_FewLabelTextDomain(), backbone=Encoder(), preset=preset), \
+        SimpleNamespace(train=train, val=val, test=None)
+
+
+def test_a_domains_contrastive_choice_is_estimated_and_gives_way_to_the_probe_when_it_does_not_fit(monkeypatch):
+    _fixed_times(monkeypatch)  # 0.05 s an example forward and backward
+    selection, splits = _text_selection()
+    roomy = budget.plan_budget(selection, splits, ["a", "b"], None, 3600.0, {}, timer=lambda: 0.0)
+    # 20 rounds of 2 pairs for each of the 32 training texts, two texts forward and backward a pair.
+    assert roomy.strategy == "contrastive" and roomy.estimate["seconds"] >= 2 * 20 * 32 * 2 * 0.05
+    assert roomy.reason.startswith("auto: 16 labelled texts a class") and "sentence pairs" in roomy.estimate["how"]
+    tight = budget.plan_budget(selection, splits, ["a", "b"], None, 60.0, {}, timer=lambda: 0.0)
+    assert tight.strategy == "linear-probe" and "suggests contrastive, but" in tight.reason, tight.reason
+    dropped = {alt["plan"]: alt for alt in tight.estimate["alternatives"]}
+    assert dropped["contrastive"]["seconds"] > 60 and "left of the budget" in dropped["contrastive"]["why_dropped"]
+    # A strategy the user chose is kept, with its estimate.
+    chosen = budget.plan_budget(selection, splits, ["a", "b"], "contrastive", 60.0, {}, timer=lambda: 0.0)
+    assert chosen.strategy == "contrastive" and chosen.estimate["seconds"] > 60

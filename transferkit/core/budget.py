@@ -554,8 +554,14 @@ def plan_budget(
     preferred, rule = choose_strategy(requested, min_per_class)
     sides = input_sides(domain, backbone, preset, splits.train.items)
     key = sides.key if sides else (_resolution_key(domain, backbone, preset) or (None,))[0]
+    # A domain's own few-label choice (nlp: the contrastive fit for sentence encoders) comes first; when it
+    # does not fit, the core's plans for these data follow.
+    few = domain.auto_strategy(backbone, min_per_class) if requested == "auto" else None
     if recorded is not None:
         plans = [Plan(str(recorded["strategy"]), recorded.get("side"), int(recorded.get("top_groups") or 0))]
+    elif few is not None and few[0] == "contrastive":
+        rule = few[1]
+        plans = [Plan("contrastive"), *candidate_plans(requested, preferred, sides, len(backbone.layer_groups()))]
     else:
         plans = candidate_plans(requested, preferred, sides, len(backbone.layer_groups()))
     index = {label: i for i, label in enumerate(labels)}
@@ -598,6 +604,12 @@ def plan_budget(
         if bound:
             times = replace(times, forward_backward=times.forward, forward_backward_top=times.forward)
         train = {**apply_plan(preset, plan, key).train.model_dump(), **train_overrides}
+        if plan.strategy == "contrastive":
+            from transferkit.core.contrastive import estimate_seconds, pools_labels
+
+            return estimate_seconds(times, n_train=n_train, n_val=n_val, n_test=n_test,
+                                    iterations=int(train["pair_iterations"]), feature_dim=backbone.feature_dim,
+                                    pooled=pools_labels(splits))
         return estimate_plans(times, n_train=n_train, n_val=n_val, n_test=n_test, train=train,
                               random_augmentation=random_augmentation, feature_dim=backbone.feature_dim,
                               strategies=(plan.strategy,))[plan.strategy]
@@ -695,7 +707,8 @@ def plan_budget(
         notes.append("several training processes: auto follows the data-size rule alone, so that every process "
                      "takes the same plan")
     if seconds > remaining:
-        then = ("it has no epochs to stop between, so the run will take longer" if chosen.strategy == "linear-probe"
+        then = ("it has no epochs to stop between, so the run will take longer"
+                if chosen.strategy in ("linear-probe", "contrastive")
                 else "training stops at the budget with the best epoch kept")
         notes.append(f"the {chosen.name} plan needs about {format_seconds(seconds)}, more than the "
                      f"{format_seconds(remaining)} left of the budget: {then}")
@@ -711,6 +724,11 @@ def plan_budget(
                # A linear probe has no epochs: the backbone runs once over the data, then one fit of the probe.
                "features computed once, then one fit of the logistic regression (C chosen on validation)"
                if chosen.strategy == "linear-probe" else
+               # The contrastive fit: one pass over its sentence pairs, two texts forward and backward a pair.
+               f"{int({**preset.train.model_dump(), **train_overrides}['pair_iterations'])} rounds of sentence "
+               "pairs, two texts forward and backward a pair, then the logistic regression on the tuned "
+               "features"
+               if chosen.strategy == "contrastive" else
                f"{int({**preset.train.model_dump(), **train_overrides}['epochs'])} epochs at most (early stopping "
                "may end sooner)")
            + f"; budget {format_seconds(budget)}, of which {format_seconds(spent)} went to loading the "

@@ -370,13 +370,13 @@ def _fit_linear_probe(
     prefix = "cv" if use_cv else "val"
     history, best = [], None
     for c in C_GRID:
-        clf = LogisticRegression(C=c, class_weight=weight, max_iter=3000)
-        clf.fit(xs_train, y_train)
+        clf = None  # under cross-validation only the chosen C is fitted on the training split, once, below
         if use_cv:
             scored_y = pooled_y
             full = _oof_probabilities(pooled_x, pooled_y, float(c), weight, len(model.labels), folds, cfg["seed"],
                                       standardize)
         else:
+            clf = LogisticRegression(C=c, class_weight=weight, max_iter=3000).fit(xs_train, y_train)
             scored_y = y_val
             full = np.zeros((len(xs_val), len(model.labels)))
             full[:, clf.classes_] = clf.predict_proba(xs_val)
@@ -387,8 +387,8 @@ def _fit_linear_probe(
                         "val_loss": metrics["loss"], "val_accuracy": metrics["accuracy"],
                         "train_loss": None, "selection": prefix})
         if best is None or score > best[0]:
-            best = (score, clf)
-    clf = best[1]
+            best = (score, clf, float(c))
+    clf = best[1] or LogisticRegression(C=best[2], class_weight=weight, max_iter=3000).fit(xs_train, y_train)
     scale = scaler.scale_ if standardize else np.ones(x_train.shape[1])
     mean = scaler.mean_ if standardize else np.zeros(x_train.shape[1])
     coef = clf.coef_ / scale
@@ -893,16 +893,12 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     selection.domain.check_plan(selection, splits)
     budget_plan = None
     requested = strategy or selection.preset.strategy
-    # The contrastive fit (a domain's few-label choice) has no epochs to stop between and no estimate in
-    # core/budget.py: the time budget plans only the core's strategies.
-    contrastive = requested == "contrastive" or (requested == "auto" and (selection.domain.auto_strategy(
-        selection.backbone, min(counts.values())) or ("",))[0] == "contrastive")
     # --resume continues the plan the first run took (recorded in out/run): timing again on a busier or
     # quieter machine could choose another, which the saved checkpoint does not fit.
     recorded = budget.recorded_choice(out, requested) if resume and out is not None else None
     # A backbone with no weights (TF-IDF) has no network step to time: the domain fits its model in one call.
     weightless = next(iter(selection.backbone.parameters()), None) is None
-    if budget_s is not None and not contrastive and not weightless:  # time the model, then choose the plan that fits
+    if budget_s is not None and not weightless:  # time the model, then choose the plan that fits
         reporter.step(f"timing a few training steps on this machine for the {budget.format_seconds(budget_s)} "
                       "time budget")
         budget_plan = budget.plan_budget(selection, splits, sorted(counts), strategy, budget_s, train_overrides,
@@ -920,7 +916,7 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     if budget_plan is not None:
         tk_model.plan.reason, tk_model.plan.estimate = budget_plan.reason, budget_plan.estimate
         tk_model.plan.notes += budget_plan.notes
-    elif budget_s is not None and weightless and not contrastive:
+    elif budget_s is not None and weightless:
         tk_model.plan.estimate = {"seconds": None, "how": (
             f"{tk_model.plan.source} has no network, so there are no training steps to time; its model is "
             f"fitted in one call (Training above), which the {budget.format_seconds(budget_s)} budget does not "

@@ -41,6 +41,9 @@ class TextBackbone(HFBackbone):
         pooling: ``"cls"``, ``"mean"`` or ``"max"``.
         max_length: default number of tokens per text (the preset's ``preprocess.max_length`` overrides it).
         model_limit: the most tokens the position embeddings allow.
+        normalize: scale each sentence vector to unit length (sentence-transformers' ``Normalize`` module).
+            The contrastive strategy turns it on: its cosine-similarity pairs train the vector's direction,
+            not its length, and SetFit's head reads the unit vectors.
 
     Example:
         >>> backbone = TextBackbone(AutoModel.from_config(cfg), tokenizer, pooling="mean")  # doctest: +SKIP
@@ -56,6 +59,7 @@ class TextBackbone(HFBackbone):
         pooling: str = "cls",
         max_length: int | None = None,
         model_limit: int | None = None,
+        normalize: bool = False,
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -67,6 +71,7 @@ class TextBackbone(HFBackbone):
         self.model_limit = model_limit or model_token_limit(model, tokenizer)
         self.max_length = min(max_length or self.model_limit, self.model_limit)
         self.feature_dim = int(model.config.hidden_size)
+        self.normalize = normalize
         # from_pretrained returns the encoder in eval mode; a backbone starts in training mode like any
         # new module, and train() then puts the layers that stay frozen back into inference mode.
         self.model.train()
@@ -74,7 +79,8 @@ class TextBackbone(HFBackbone):
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = inputs["attention_mask"]
         hidden = self.model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
-        return pool(hidden, mask, self.pooling)
+        pooled = pool(hidden, mask, self.pooling)
+        return nn.functional.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def train(self, mode: bool = True) -> "TextBackbone":
         # A frozen layer runs in inference mode (Keras' rule for frozen layers): dropout in layers that
@@ -115,6 +121,7 @@ class TextBackbone(HFBackbone):
             "pooling": self.pooling,
             "max_length": self.max_length,
             "model_limit": self.model_limit,
+            "normalize": self.normalize,
             "tokenizer": "tokenizer",
         }
 

@@ -284,7 +284,9 @@ class NLPDomain(Domain):
             model = model_from_config(hf_config, where=folder)
             tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True, trust_remote_code=False)
         return TextBackbone(
-            model, tokenizer, pooling=config["pooling"], max_length=config["max_length"], model_limit=config["model_limit"]
+            model, tokenizer, pooling=config["pooling"], max_length=config["max_length"],
+            model_limit=config["model_limit"],
+            normalize=bool(config.get("normalize", False)),  # artifacts written before the key: never normalized
         )
 
     def save_backbone_files(self, backbone: "TextBackbone", folder: Path) -> None:
