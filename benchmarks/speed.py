@@ -456,6 +456,32 @@ def startup(repeats: int, log: Path) -> dict[str, Any]:
                         if line.startswith("import time:") and
                         line.split("|")[-1].strip().split(".")[0] in DEEP})
         out[name]["deep_imports"] = heavy
+    out["lightning_import"] = lightning_import_ms(repeats)
+    return out
+
+
+# What `import lightning` costs a process that has torch already (the training engine of every strategy but the
+# linear probe), and the packages it pulls in: cumulative import time, from Python's own -X importtime.
+LIGHTNING_PARTS = ("lightning", "torchmetrics.functional", "torch._dynamo", "transformers", "scipy.signal", "matplotlib")
+
+
+def lightning_import_ms(repeats: int) -> dict[str, list[float]]:
+    """Milliseconds (cumulative, per repeat) of ``import lightning`` after ``import torch``, and of the
+    packages in ``LIGHTNING_PARTS`` it imports."""
+    out: dict[str, list[float]] = {name: [] for name in LIGHTNING_PARTS}
+    for _ in range(repeats):
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import torch\nimport lightning"],
+                              capture_output=True, text=True)
+        after_torch = proc.stderr.split("| torch\n", 1)[-1]  # the lines after torch's own import ends
+        seen: dict[str, float] = {}
+        for line in after_torch.splitlines():
+            if line.startswith("import time:"):
+                _, cumulative, name = line.split("|")
+                name = name.strip()
+                if name in LIGHTNING_PARTS and name not in seen:
+                    seen[name] = int(cumulative) / 1e3
+        for name in LIGHTNING_PARTS:
+            out[name].append(seen.get(name, 0.0))
     return out
 
 
@@ -550,7 +576,8 @@ def render(results: dict[str, Any]) -> str:
         r = n["result"]
         x = ratio(r["raw_forward"]["seconds"], r["predict"]["seconds"])
         rows.append(f"| nlp, `predict` throughput vs the raw forward pass ({r['n_predict']} texts, batch "
-                    f"{r['batch_size']}) | {r['n_predict'] / med(r['predict']['seconds']):.1f}/s | "
+                    f"{r['batch_size']}; `predict` batches texts of similar length together, the raw pass takes "
+                    f"them in the order given) | {r['n_predict'] / med(r['predict']['seconds']):.1f}/s | "
                     f"{r['n_predict'] / med(r['raw_forward']['seconds']):.1f}/s | {x:.2f}x | >= 0.95x, "
                     f"{verdict(x, 0.95, False)} |")
     g = runs.get("growth")
@@ -569,11 +596,24 @@ def render(results: dict[str, Any]) -> str:
             times = f"{ratio(s[name]['seconds'], s['python']['seconds']):.1f}x" if "python" in s else "-"
             rows.append(f"| `{label}` start-up, *subprocess* (deep-learning imports: {deep}), against a bare "
                         f"`python -c pass` | {x:.2f} s | {bare} | {times} | < 0.3 s, {verdict(x, 0.3, True)} |")
+    imports = (s or {}).get("lightning_import")
+    if imports:
+        parts = ", ".join(f"{name} {med(imports[name]) / 1e3:.1f} s" for name in LIGHTNING_PARTS[1:]
+                          if med(imports[name]))
+        notes_after = [f"Where the *subprocess* row's extra time goes: `import lightning` (Lightning runs the "
+                       f"training of every strategy but the linear probe) takes {med(imports['lightning']) / 1e3:.1f} s "
+                       f"after torch (median of {len(imports['lightning'])}, `python -X importtime`), pulling in, "
+                       f"cumulatively and partly nested: {parts}. Lightning imports torchmetrics only to read its "
+                       "version; torchmetrics then imports what its text, audio and plotting metrics use when "
+                       "installed. The linear probe (the default strategy) does not import Lightning. The "
+                       "`fit()` rows above are measured inside one process, after the imports.", ""]
+    else:
+        notes_after = []
     missing = [n for n in SECTIONS if n not in meta.get("sections", SECTIONS)]
     if missing:  # a run of some sections: say what this page does not show, rather than leave it out silently
         rows.append(f"| comparisons {', '.join(map(str, missing))} of `benchmarks/speed.py` (see its docstring) "
                     "| not measured in this run | | | |")
-    lines += rows + [""]
+    lines += rows + [""] + notes_after
     before = runs.get("vision_before")
     if before and v and "fit_freeze" in v["result"]:
         old, new = before["result"], v["result"]
@@ -663,7 +703,12 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"machine": common.machine(), "repeats": args.repeats, "warmup": args.warmup, "load_before": load_before,
             "sections": sections,
             "commands": [common.command_line("speed.py", argv if argv is not None else sys.argv[1:])]}
+    previous = json.loads(args.results.read_text(encoding="utf-8"))["meta"] if args.reuse and args.results.is_file() \
+        else {}
     results = common.start_results(args.results, args.reuse, meta)
+    if previous:  # the page shows the sections of every run it reuses, and the load before the first
+        results["meta"]["sections"] = sorted(set(previous.get("sections", [])) | set(sections))
+        results["meta"]["load_before"] = previous.get("load_before", load_before)
     vis = vision_slices(work, args.images_per_class, args.val_per_class, sorted(set(scales) | {1}))
     base = {"val": str(vis["val"]), "batch_size": args.batch_size, "repeats": args.repeats,
             "loop_epochs": args.loop_epochs, "warmup": args.warmup, "sections": sections}

@@ -53,7 +53,7 @@ def length_order(lengths: "Sequence[int]", batch_size: int, window_batches: int 
 def outputs_in_order(model: "TransferModel", items: list[Any], batch_size: int | None,
                      forward: "Callable[[Any], torch.Tensor]") -> Iterator[np.ndarray]:
     """``forward`` over batches of ``items`` in inference mode on the model's best device, as float32 arrays
-    whose rows are in the order of ``items`` (one array per window of batches).
+    whose rows are in the order of ``items`` (one array per batch, or per window of batches for texts).
 
     Texts are batched by length (:func:`length_order`) when the domain's dataset tells their lengths
     (a ``lengths()`` method); the rows are put back in order before they are yielded.
@@ -71,7 +71,13 @@ def outputs_in_order(model: "TransferModel", items: list[Any], batch_size: int |
     with on_device(model) as device, torch.inference_mode():
         dataset = model.domain.dataset(model.backbone, items, None, model.preset, train=False)
         lengths = getattr(dataset, "lengths", None)
-        order = length_order(lengths(), size) if callable(lengths) else list(range(len(items)))
+        if not callable(lengths):  # in the order given: each batch's rows go on at once (memory stays flat)
+            for inputs, _ in batches(model, items, size, device=device, dataset=dataset):
+                with autocast(device):
+                    out = forward(inputs)
+                yield out.float().cpu().numpy()
+            return
+        order = length_order(lengths(), size)
         window = size * SORT_WINDOW_BATCHES
         pending: list[np.ndarray] = []
         done = 0
