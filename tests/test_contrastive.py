@@ -21,11 +21,7 @@ OPTIONS = {"text_cols": ["review"], "label_col": "sentiment"}
 
 @pytest.fixture
 def nlp(tmp_path):
-    from transferkit.core import registry as reg
-
-    tiny_hf.plugin_registry("transferkit.plugins.nlp", "nlp")
-    yield tiny_hf.build_tiny_bert(tmp_path / "bert"), tiny_hf.make_reviews(tmp_path / "reviews.csv")
-    reg.set_registry(None)
+    yield from tiny_hf.nlp_workspace(tmp_path)
 
 
 def _pairs_tuned_on(run) -> int:

@@ -30,6 +30,16 @@ def plugin_registry(module_name: str, name: str) -> Any:
     return registry
 
 
+def nlp_workspace(tmp_path: Path) -> Any:
+    """A generator for a pytest fixture: the nlp plugin as the process-wide registry, a tiny BERT folder and
+    a reviews CSV under ``tmp_path``; the registry is reset afterwards."""
+    from transferkit.core import registry as reg
+
+    plugin_registry("transferkit.plugins.nlp", "nlp")
+    yield build_tiny_bert(tmp_path / "bert"), make_reviews(tmp_path / "reviews.csv")
+    reg.set_registry(None)
+
+
 def build_tiny_vit(folder: Path) -> Path:
     """A random 2-layer ViT for 32x32 images, saved with save_pretrained."""
     import torch

@@ -210,20 +210,12 @@ def fit_head(model: "TransferModel", features: np.ndarray, y: np.ndarray, weight
     Example:
         >>> clf = fit_head(model, f_fit, y_fit, None)  # doctest: +SKIP
     """
-    import torch
     from sklearn.linear_model import LogisticRegression
 
+    from transferkit.core.train import copy_into_head
+
     clf = LogisticRegression(C=HEAD_C, class_weight=weight, max_iter=3000).fit(features, y)
-    coef, intercept = clf.coef_, clf.intercept_
-    if coef.shape[0] == 1:  # binary: sklearn models the log-odds of classes_[1]; softmax([0, z]) = sigmoid(z)
-        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
-    weight_full = np.zeros((len(model.labels), coef.shape[1]))
-    bias_full = np.full(len(model.labels), -1e4)  # a class absent from the labels is never predicted
-    weight_full[clf.classes_], bias_full[clf.classes_] = coef, intercept
-    linear = model.head[-1]
-    with torch.no_grad():
-        linear.weight.copy_(torch.tensor(weight_full, dtype=linear.weight.dtype))
-        linear.bias.copy_(torch.tensor(bias_full, dtype=linear.bias.dtype))
+    copy_into_head(model, clf.classes_, clf.coef_, clf.intercept_)
     return clf
 
 

@@ -351,7 +351,6 @@ def _fit_linear_probe(
     model is always fitted on the training split alone, so the validation figures stay out-of-sample.
     ``standardize=False`` fits on the raw features (see :func:`_fit_probe_pooled`).
     """
-    import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -393,21 +392,33 @@ def _fit_linear_probe(
     mean = scaler.mean_ if standardize else np.zeros(x_train.shape[1])
     coef = clf.coef_ / scale
     intercept = clf.intercept_ - (clf.coef_ * mean / scale).sum(axis=1)
+    copy_into_head(model, clf.classes_, coef, intercept)
+    for row in history:
+        row["chosen"] = row["C"] == float(clf.C)
+    return history
+
+
+def copy_into_head(model: "TransferModel", classes: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> None:
+    """Put a scikit-learn linear classifier (``coef_``/``intercept_`` on the model's feature space, rows for
+    ``classes``) into the model's last linear layer, rows in ``model.labels`` order.
+
+    Example:
+        >>> copy_into_head(model, clf.classes_, clf.coef_, clf.intercept_)  # doctest: +SKIP
+    """
+    import torch
+
     if coef.shape[0] == 1:  # binary: sklearn models the log-odds of classes_[1]; softmax([0, z]) = sigmoid(z)
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.concatenate([[0.0], intercept])
-    # Rows of coef follow clf.classes_; classes absent from the training data are never predicted.
+    # Rows of coef follow classes; classes absent from the training data are never predicted.
     weight_full = np.zeros((len(model.labels), coef.shape[1]))
     bias_full = np.full(len(model.labels), -1e4)
-    weight_full[clf.classes_] = coef
-    bias_full[clf.classes_] = intercept
+    weight_full[classes] = coef
+    bias_full[classes] = intercept
     linear = model.head[-1]
     with torch.no_grad():
         linear.weight.copy_(torch.tensor(weight_full, dtype=linear.weight.dtype))
         linear.bias.copy_(torch.tensor(bias_full, dtype=linear.bias.dtype))
-    for row in history:
-        row["chosen"] = row["C"] == float(clf.C)
-    return history
 
 
 def _fit_probe_pooled(
