@@ -5,20 +5,22 @@ with the repeats interleaved (A, B, C, A, B, C, ...) and the median taken, becau
 a shared CPU are noisy (the load average is printed with the results). What is compared:
 
 1. frozen backbone, head trained 20 epochs (``--strategy freeze --set patience=0``, vision/general's
-   EfficientNet-Lite0 on a hymenoptera slice): in-process ``fit()`` against the floor (load the backbone,
+   EfficientNet-Lite0 on every hymenoptera training image, ``--frozen-scale``, and 40 of its validation
+   images): in-process ``fit()`` against the floor (load the backbone,
    one forward pass over train + val with the same preprocessing) and against a plain loop that runs the
    backbone every epoch; ``transferkit train`` in a subprocess against the floor in a subprocess.
    The default strategy of vision/general (linear probe) is timed beside it.
-2. full fine-tuning, one epoch: ``fit(strategy="full", epochs=1)`` against a minimal PyTorch loop doing the
-   same AdamW steps on the same parameter groups and batches, then scoring val once; for nlp (MiniLM on an
-   AG News slice) also against Hugging Face's ``Trainer`` with the same optimizer.
+2. full fine-tuning, one epoch: ``fit(strategy="full", epochs=1)`` against a minimal PyTorch loop doing as
+   many AdamW steps on the same parameter groups and batch size (shuffled batches; ``fit`` batches texts of
+   similar length together), then scoring val once; for nlp (MiniLM on an AG News slice) also against
+   Hugging Face's ``Trainer`` with the same optimizer and its defaults otherwise.
 3. ``predict`` throughput against the raw model's forward pass at the same batch size (both decode and
    preprocess the inputs with the domain's own dataset).
 4. start-up of ``transferkit domains`` and ``transferkit --help``, and the deep-learning modules
    ``python -X importtime`` sees them import.
 5. peak memory: ``ru_maxrss`` of every subprocess; inside a worker, the peak resident memory above the
    level before each measurement (sampled every 10 ms), and time and memory at 1x, 2x, 4x the training
-   images (CLI and floor, each in its own subprocess).
+   images (CLI and floor, each in its own subprocess, ``--repeats`` times).
 
 Every training run in this script passes ``time_budget=None`` (``--time-budget none``): the budget's
 timing steps are a separate cost (core/budget.py) and would blur the ratios.
@@ -52,6 +54,7 @@ SECTION = "## Speed and memory (ratios)"
 SECTIONS = (1, 2, 3, 4, 5)  # the numbered comparisons of the docstring; --sections picks some
 DEEP = ("torch", "lightning", "transformers", "monai", "pytorch_lightning", "sklearn", "timm")
 HEAD_EPOCHS = 20
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 # ---------------------------------------------------------------- data slices
@@ -64,7 +67,7 @@ def vision_slices(work: Path, per_class: int, val_per_class: int, scales: list[i
     out = {}
     rng = random.Random(0)
     for class_dir in sorted(p for p in (source / "train").iterdir() if p.is_dir()):
-        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         rng.shuffle(files)
         for scale in scales:
             _links(files[:per_class * scale], work / f"{name}-train-{scale}x" / class_dir.name)
@@ -74,6 +77,11 @@ def vision_slices(work: Path, per_class: int, val_per_class: int, scales: list[i
         out[f"train-{scale}x"] = work / f"{name}-train-{scale}x"
     out["val"] = work / f"{name}-val"
     return out
+
+
+def _count_images(folder: Path) -> int:
+    """Image files under ``folder``, with the suffixes :func:`vision_slices` links."""
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _links(files: list[Path], folder: Path) -> None:
@@ -237,6 +245,9 @@ def worker_vision(opts: dict[str, Any]) -> dict[str, Any]:
     domain = get_domain("vision")
     train, val = _labels_of(train_dir, domain), _labels_of(val_dir, domain)
     both = train.items + val.items
+    # Section 3 predicts on a slice of its own (--predict-scale): the frozen comparisons train on every
+    # training image, and predicting those 5 times twice would double the run.
+    predict_items = _labels_of(Path(opts.get("predict_train") or train_dir), domain).items + val.items
     scratch = Path(tempfile.mkdtemp(prefix="tk-speed-"))
     counter = iter(range(10**6))
     trained: dict[str, Any] = {}
@@ -296,16 +307,16 @@ def worker_vision(opts: dict[str, Any]) -> dict[str, Any]:
         full = {**full, "n_train_full": len(full_train), "n_val_full": len(full_val)}
     if 3 not in sections:
         shutil.rmtree(scratch, ignore_errors=True)
-        return {"n_train": len(train), "n_val": len(val), "n_predict": len(both), "batch_size": bs,
+        return {"n_train": len(train), "n_val": len(val), "n_predict": len(predict_items), "batch_size": bs,
                 "loop_epochs": opts["loop_epochs"], "threads": torch.get_num_threads(), "malloc_trim": True,
                 **frozen, **full}
     if "model" not in trained:  # section 3 alone: a model to predict with (the default linear probe, untimed)
         fit_run(strategy="linear-probe")()
     model = trained["model"]
 
-    pred = predict_against_raw(model, both, bs, opts)
+    pred = predict_against_raw(model, predict_items, bs, opts)
     shutil.rmtree(scratch, ignore_errors=True)
-    return {"n_train": len(train), "n_val": len(val), "n_predict": len(both), "batch_size": bs,
+    return {"n_train": len(train), "n_val": len(val), "n_predict": len(predict_items), "batch_size": bs,
             "loop_epochs": opts["loop_epochs"], "threads": torch.get_num_threads(), "malloc_trim": True,
             **frozen, **full, **pred}
 
@@ -565,11 +576,12 @@ def render(results: dict[str, Any]) -> str:
         r = n["result"]
         x = ratio(r["fit_full"]["seconds"], r["hand_full"]["seconds"])
         rows.append(f"| nlp, full fine-tuning, 1 epoch, {r.get('n_train_full', r['n_train'])} texts (val "
-                    f"{r.get('n_val_full', r['n_val'])}), batch {r['batch_size']}: `fit()` vs a "
-                    f"hand-written PyTorch loop | {med(r['fit_full']['seconds']):.1f} s | "
+                    f"{r.get('n_val_full', r['n_val'])}), batch {r['batch_size']}: `fit()` (texts of similar "
+                    f"length batched together, as the `Trainer`'s `group_by_length`, off by default, does) vs a "
+                    f"hand-written PyTorch loop (shuffled batches) | {med(r['fit_full']['seconds']):.1f} s | "
                     f"{med(r['hand_full']['seconds']):.1f} s | {x:.2f}x | <= 1.05x, {verdict(x, 1.05, True)} |")
         x = ratio(r["fit_full"]["seconds"], r["hf_trainer"]["seconds"])
-        rows.append(f"| nlp, same: `fit()` vs Hugging Face `Trainer` (same AdamW groups) | "
+        rows.append(f"| nlp, same: `fit()` vs Hugging Face `Trainer` (same AdamW groups, its defaults otherwise) | "
                     f"{med(r['fit_full']['seconds']):.1f} s | {med(r['hf_trainer']['seconds']):.1f} s | {x:.2f}x | "
                     f"<= 1.0x, {verdict(x, 1.0, True)} |")
     if n and "predict" in n["result"]:
@@ -581,12 +593,13 @@ def render(results: dict[str, Any]) -> str:
                     f"{r['n_predict'] / med(r['raw_forward']['seconds']):.1f}/s | {x:.2f}x | >= 0.95x, "
                     f"{verdict(x, 0.95, False)} |")
     g = runs.get("growth")
-    if g:
-        one = g["1"]
+    for scale in sorted(g or {}, key=int):  # every size measured: the fixed cost of imports weighs less with more data
+        one = g[scale]
         x = ratio(one["cli"]["seconds"], one["floor"]["seconds"])
         rows.append(f"| vision, `transferkit train --strategy freeze --epochs {HEAD_EPOCHS}` vs the floor, each a "
-                    f"*subprocess* (imports included) | {med(one['cli']['seconds']):.1f} s | "
-                    f"{med(one['floor']['seconds']):.1f} s | {x:.2f}x | <= 1.2x, {verdict(x, 1.2, True)} |")
+                    f"*subprocess* (imports included), {one['n_train']} training images | "
+                    f"{med(one['cli']['seconds']):.1f} s | {med(one['floor']['seconds']):.1f} s | {x:.2f}x | "
+                    f"<= 1.2x, {verdict(x, 1.2, True)} |")
     s = runs.get("startup")
     if s:
         for name, label in (("domains", "transferkit domains"), ("help", "transferkit --help")):
@@ -613,7 +626,13 @@ def render(results: dict[str, Any]) -> str:
     if missing:  # a run of some sections: say what this page does not show, rather than leave it out silently
         rows.append(f"| comparisons {', '.join(map(str, missing))} of `benchmarks/speed.py` (see its docstring) "
                     "| not measured in this run | | | |")
-    lines += rows + [""] + notes_after
+    lines += rows + [""]
+    if v and "fit_freeze" in v["result"]:
+        lines += [f"Section 1 trains on {v['result']['n_train']} images (`--frozen-scale`; every ants/bees training image "
+                  "at the default, the size of the case in issue #12). Its fixed costs (the report's figures, the "
+                  "probe's choice of C, Lightning's start) weigh more on fewer images: the *subprocess* rows and "
+                  "the growth table below give the ratio at each size measured.", ""]
+    lines += notes_after
     before = runs.get("vision_before")
     if before and v and "fit_freeze" in v["result"]:
         old, new = before["result"], v["result"]
@@ -663,8 +682,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_output_options(parser, "speed")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians (default: %(default)s)")
-    parser.add_argument("--images-per-class", type=int, default=8, help="vision training images a class at 1x")
-    parser.add_argument("--val-per-class", type=int, default=4)
+    parser.add_argument("--images-per-class", type=int, default=30,
+                        help="vision training images a class at 1x (default %(default)s: 4x is 240 images, every "
+                             "hymenoptera training image)")
+    parser.add_argument("--val-per-class", type=int, default=20)
+    parser.add_argument("--frozen-scale", type=int, default=4,
+                        help="section 1: the scale of --growth whose images the in-process frozen comparisons train "
+                             "on (default %(default)s: every training image, the size of the issue's case)")
+    parser.add_argument("--predict-scale", type=int, default=1,
+                        help="section 3: the scale whose training images (with val) predict is timed on")
     parser.add_argument("--texts-per-class", type=int, default=16, help="AG News training texts a class")
     parser.add_argument("--full-images-per-class", type=int, default=128,
                         help="section 2: vision training images a class for the one-epoch full fine-tuning "
@@ -709,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     if previous:  # the page shows the sections of every run it reuses, and the load before the first
         results["meta"]["sections"] = sorted(set(previous.get("sections", [])) | set(sections))
         results["meta"]["load_before"] = previous.get("load_before", load_before)
-    vis = vision_slices(work, args.images_per_class, args.val_per_class, sorted(set(scales) | {1}))
+    vis = vision_slices(work, args.images_per_class, args.val_per_class,
+                        sorted(set(scales) | {1, args.frozen_scale, args.predict_scale}))
     base = {"val": str(vis["val"]), "batch_size": args.batch_size, "repeats": args.repeats,
             "loop_epochs": args.loop_epochs, "warmup": args.warmup, "sections": sections}
     if "startup" in parts:
@@ -720,8 +747,12 @@ def main(argv: list[str] | None = None) -> int:
         if 2 in sections:  # one realistic epoch, not section 1's handful of images (see worker_vision)
             big = vision_slices(work, args.full_images_per_class, args.full_val_per_class, [1], name="vision-full")
             extra = {"full_train": str(big["train-1x"]), "full_val": str(big["val"])}
-        result, usage = run_worker("vision", {**base, "train": str(vis["train-1x"]), **extra}, log)
-        results["runs"]["vision"] = {"result": result, "usage": usage, "warmup": args.warmup}
+        result, usage = run_worker("vision", {**base, "train": str(vis[f"train-{args.frozen_scale}x"]),
+                                              "predict_train": str(vis[f"train-{args.predict_scale}x"]), **extra},
+                                   log)
+        kept = results["runs"].get("vision", {}).get("result", {}) if args.reuse else {}  # other sections' figures
+        results["runs"]["vision"] = {"result": {**kept, **result, "frozen_scale": args.frozen_scale},
+                                     "usage": usage, "warmup": args.warmup}
         common.save_results(args.results, results)
     if "nlp" in parts:
         texts = text_slices(work, args.texts_per_class, args.val_per_class)
@@ -731,13 +762,14 @@ def main(argv: list[str] | None = None) -> int:
             extra = {"full_train": str(big["train"]), "full_val": str(big["val"])}
         result, usage = run_worker("nlp", {**base, "train": str(texts["train"]), "val": str(texts["val"]), **extra},
                                    log)
-        results["runs"]["nlp"] = {"result": result, "usage": usage, "warmup": args.warmup}
+        kept = results["runs"].get("nlp", {}).get("result", {}) if args.reuse else {}
+        results["runs"]["nlp"] = {"result": {**kept, **result}, "usage": usage, "warmup": args.warmup}
         common.save_results(args.results, results)
     if "growth" in parts:
         growth: dict[str, Any] = {}
-        for scale in scales:  # floor and CLI alternate; one of each per scale (two processes per round)
+        for scale in [scale for _ in range(args.repeats) for scale in scales]:  # floor and CLI alternate, per scale
             train_dir = vis[f"train-{scale}x"]
-            row = growth.setdefault(str(scale), {"n_train": sum(1 for _ in train_dir.rglob("*.jpg")),
+            row = growth.setdefault(str(scale), {"n_train": _count_images(train_dir),
                                                  "cli": {"seconds": [], "peak_rss_mib": []},
                                                  "floor": {"seconds": [], "peak_rss_mib": []}})
             _, usage = run_worker("floor", {**base, "train": str(train_dir)}, log)

@@ -5,6 +5,7 @@ loop runs on a fake clock that advances one second per training example.
 """
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -159,6 +160,20 @@ def test_measure_steps_times_the_backbone_and_leaves_it_as_it_was(toy_registry):
     assert top.forward_backward is None and top.forward_backward_top == pytest.approx(1 / 16)
     assert top.top_groups == 2 and [p.requires_grad for p in backbone.parameters()] == flags
 
+
+
+def test_measure_steps_keeps_the_fastest_timed_step(toy_registry):
+    # A load spike on a shared machine makes one step dear: the fastest of the timed steps counts, so one
+    # spike does not price a plan at several times its cost.
+    selection = tk.select("toy")
+    data = toy_plugin.make_blobs(12, seed=0)
+    # Readings: 2 for each of the two loads, then start/end of each timed step (forward 9 s then 1 s,
+    # forward+backward 2 s then 8 s).
+    steps = [0, 0, 0, 0, 0, 9, 9, 1, 1, 2, 2, 8]
+    clock = itertools.accumulate(steps)
+    times = budget.measure_steps(selection.backbone, selection.domain, selection.preset, data.items,
+                                 [0 if label == "a" else 1 for label in data.labels], timer=lambda: next(clock))
+    assert times.forward == pytest.approx(1 / 16) and times.forward_backward == pytest.approx(2 / 16)
 
 def _fixed_times(monkeypatch):
     times = budget.StepTimes(load_train=0.0, load_eval=0.0, forward=0.01, forward_backward=0.05, examples=16,

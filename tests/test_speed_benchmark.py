@@ -41,3 +41,19 @@ def test_section_is_ratios_of_medians_with_verdicts():
     assert "(deep-learning imports: torch)" in text and "| 0.50 s | 0.10 s | 5.0x | < 0.3 s, **not met** |" in text
     assert "| 0.25 s | 0.10 s | 2.5x | < 0.3 s, met |" in text
     assert "without handing freed heap back" not in text
+
+
+def test_subprocess_rows_one_per_training_size():
+    # The fixed cost of imports weighs less with more data: the page shows the CLI-against-floor ratio at
+    # every size measured, each from the medians of its repeats.
+    speed = _speed()
+    growth = {"1": {"n_train": 60, "cli": {"seconds": [20.0, 22.0, 21.0], "peak_rss_mib": [800.0]},
+                    "floor": {"seconds": [10.0, 10.0, 10.0], "peak_rss_mib": [700.0]}},
+              "4": {"n_train": 240, "cli": {"seconds": [44.0, 45.0, 90.0], "peak_rss_mib": [900.0]},
+                    "floor": {"seconds": [40.0, 40.0, 40.0], "peak_rss_mib": [800.0]}}}
+    results = {"meta": {"machine": "m", "repeats": 3, "load_before": "1.0", "commands": ["python benchmarks/speed.py"]},
+               "runs": {"growth": growth}}
+    text = speed.render(results)
+    assert "*subprocess* (imports included), 60 training images | 21.0 s | 10.0 s | 2.10x | <= 1.2x, **not met** |" in text
+    assert "*subprocess* (imports included), 240 training images | 45.0 s | 40.0 s | 1.12x | <= 1.2x, met |" in text
+    assert "| 240 (4x) | 45.0 s, 900 MiB | 40.0 s, 800 MiB | 1.12x |" in text

@@ -197,19 +197,21 @@ def measure_steps(
     top_groups: int = 0,
     forward: bool = True,
     batch_size: int = 16,
-    repeats: int = 1,
+    repeats: int = 2,
     timer: Callable[[], float] = time.perf_counter,
 ) -> StepTimes:
     """Time the backbone on a small batch of ``items`` (the user's data) on the device training will use.
 
-    A warm-up step on two examples, then the mean of ``repeats`` steps on the whole sample (on a busy
-    CPU the timing itself costs seconds, which the budget pays for). ``backward``: also time a
-    forward+backward pass with every weight trainable; ``top_groups``: also one where only the top
-    ``top_groups`` layer groups train (a partial fine-tune back-propagates through those alone);
-    ``forward=False`` skips the inference pass (already timed; its field is then NaN). The sample is one
-    batch of ``batch_size`` examples (the size training and feature extraction use), and each pass runs
-    once untimed at that shape before it is timed. The
-    backbone is left as it was found: timing runs in eval mode (no BatchNorm statistics move), gradients
+    Each pass runs once untimed, then ``repeats`` times timed, and the fastest timed step counts: on a
+    shared machine a passing load spike can make one step several times dearer (in one acceptance run a
+    128 px plan was estimated at 4 times its cost in the runs before and after it, and ``auto`` dropped
+    to 64 px). The budget pays for the timing (seconds on a busy CPU), so ``repeats`` stays small.
+
+    ``backward``: also time a forward+backward pass with every weight trainable; ``top_groups``: also one
+    where only the top ``top_groups`` layer groups train (a partial fine-tune back-propagates through those
+    alone); ``forward=False`` skips the inference pass (already timed; its field is then NaN). The sample
+    is one batch of ``batch_size`` examples (the size training and feature extraction use). The backbone
+    is left as it was found: timing runs in eval mode (no BatchNorm statistics move), gradients
     are dropped and trainable flags restored.
 
     Example:
@@ -248,12 +250,14 @@ def measure_steps(
             fn(inputs, labels)  # warm-up at the timed shape: kernels, lazy initialisation
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            started = timer()
-            for _ in range(repeats):
+            steps = []
+            for _ in range(max(1, repeats)):
+                started = timer()
                 fn(inputs, labels)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            return (timer() - started) / repeats / len(sample)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                steps.append(timer() - started)
+            return min(steps) / len(sample)
 
         def inference(x: Any, y: Any) -> None:
             with torch.inference_mode():

@@ -44,9 +44,14 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     xs = [row.get("epoch", i) for i, row in enumerate(history)]
     x_label, name = "epoch", "epoch"
     if history and "C" in history[0]:
+        from matplotlib.ticker import NullLocator
+
         xs, x_label, name = [row["C"] for row in history], "C (inverse regularization)", "C"
-        ax_loss.set_xscale("log")
-        ax_metric.set_xscale("log")
+        for ax in (ax_loss, ax_metric):
+            ax.set_xscale("log")
+            # Decades only: a log axis' minor ticks were a third of drawing this figure, which every
+            # linear probe writes.
+            ax.xaxis.set_minor_locator(NullLocator())
     for key, style in (("train_loss", "-o"), ("val_loss", "-s")):
         ys = [row.get(key) for row in history]
         if any(y is not None for y in ys):

@@ -244,7 +244,8 @@ class EncodedTexts(Dataset):
         return len(self.ids)
 
     def lengths(self) -> np.ndarray:
-        """Tokens per text: batched inference groups texts of similar length (core/evaluate.py)."""
+        """Tokens per text: inference (core/evaluate.py) and training (core/seeding.py) batch texts of
+        similar length together."""
         return self.ids.lengths()
 
     def __getitem__(self, index: int) -> tuple[Encoded, int]:
