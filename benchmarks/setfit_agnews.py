@@ -215,6 +215,22 @@ def _times(result: dict[str, Any] | None) -> str:
     return f"{wall:.0f} s / {cpu}"
 
 
+def _paired(size: str, row: dict[str, Any]) -> str:
+    """Contrastive against SetFit on the draws both measured: accuracies per seed, draws where transferkit is
+    level or ahead, and mean CPU seconds a fit over those draws."""
+    ours = {one["seed"]: one for one in row.get("contrastive", {}).get("seeds", [])}
+    theirs = {one["seed"]: one for one in row.get("setfit", {}).get("seeds", [])}
+    seeds = sorted(set(ours) & set(theirs))
+    if not seeds:
+        return ""
+    ahead = sum(ours[s]["accuracy"] >= theirs[s]["accuracy"] for s in seeds)
+    cpu = [(ours[s].get("cpu_seconds"), theirs[s].get("cpu_seconds")) for s in seeds]
+    cpu_text = (f", {np.mean([a for a, _ in cpu]):.0f} against {np.mean([b for _, b in cpu]):.0f} CPU-s"
+                if all(a is not None and b is not None for a, b in cpu) else "")
+    return (f"{size} a class " + ", ".join(f"{ours[s]['accuracy']:.3f}/{theirs[s]['accuracy']:.3f}" for s in seeds)
+            + f" (level or ahead on {ahead} of {len(seeds)} draws{cpu_text})")
+
+
 def render(results: dict[str, Any]) -> str:
     meta, rows = results["meta"], results.get("runs", {})
     spec = DATASETS[meta.get("dataset", "agnews")]
@@ -251,6 +267,8 @@ def render(results: dict[str, Any]) -> str:
             cells += [common.cell(result, k) for k in keys] + [_times(result)]
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     for size, reason in meta.get("skipped", {}).items():
+        if any(rows.get(size, {}).get(m, {}).get("seeds") for m in METHODS):
+            continue  # measured since it was skipped: its row is above
         lines.append(f"| {size} | not measured ({reason}) |" + " |" * ((len(keys) + 1) * len(METHODS) - 1))
     measured = [f"{size}: " + ", ".join(f"{m} {'/'.join(str(x['seed']) for x in rows[size][m]['seeds']) or 'none'}"
                                         for m in METHODS if m in rows.get(size, {}))
@@ -258,6 +276,10 @@ def render(results: dict[str, Any]) -> str:
     if measured:
         lines += ["", "Seeds measured in each cell (a seed is the same labelled draw for every method): "
                   + "; ".join(measured) + "."]
+    paired = [_paired(size, rows[size]) for size in meta["sizes"] if size in rows]
+    if any(paired):
+        lines += ["", "Paired by seed (the same draw), accuracy of transferkit contrastive / SetFit, and mean CPU "
+                  "seconds a fit: " + "; ".join(p for p in paired if p) + "."]
     if meta.get("remarks"):
         lines += ["", meta["remarks"]]
     lines += ["", f"Measured {meta['date']} on {meta['machine']} (shared by several jobs at once: wall times are "
