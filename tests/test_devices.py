@@ -122,10 +122,17 @@ def test_loader_workers_only_for_per_item_work(monkeypatch, no_override):
     assert devices.loader_workers(SeededItems(images, seed=0), batch_size=16) == devices.MAX_WORKERS  # seen through
     assert devices.loader_workers(images, batch_size=128) == 0  # one batch: a worker would only add start-up
     assert devices.loader_workers(list(range(100)), batch_size=16) == 0  # already in memory
+    # On the CPU, workers only on the cores torch's threads leave free: they would compete with the passes.
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert devices.loader_options(images, 16, torch.device("cpu")) == {"num_workers": 0, "pin_memory": False}
+    assert devices.loader_options(images, 16, torch.device("cuda", 0))["num_workers"] == devices.MAX_WORKERS
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 6)
+    assert devices.loader_options(images, 16, torch.device("cpu"))["num_workers"] == 2
     monkeypatch.setattr(devices, "_usable_cpus", lambda: 1)
     assert devices.loader_workers(images, batch_size=16) == 0  # no spare core
     monkeypatch.setenv(devices.WORKERS_ENV, "2")
     assert devices.loader_workers(list(range(100)), batch_size=16) == 2
+    assert devices.loader_options(images, 16, torch.device("cpu"))["num_workers"] == 2  # asked for: given
     gpu = devices.loader_options(images, 16, torch.device("cuda", 0))
     assert gpu == {"num_workers": 2, "pin_memory": True, "persistent_workers": True}
     assert devices.loader_options(images, 16, torch.device("cpu"))["pin_memory"] is False

@@ -1,5 +1,5 @@
 """The frozen-backbone head on cached features (core/train.py, core/features.py): what was made cheaper must
-train the very same head as before, and inference must not start decoding workers on busy CPU cores."""
+train the very same head as before, and neither training nor inference may start decoding workers on busy CPU cores."""
 from __future__ import annotations
 
 import contextlib
@@ -89,7 +89,7 @@ def test_inference_leaves_torch_s_cores_to_torch(toy_registry, monkeypatch, cpus
 
     monkeypatch.delenv(devices.WORKERS_ENV, raising=False)
     model = configure(tk.select("toy"), ["a", "b"], strategy="linear-probe")
-    monkeypatch.setattr(devices, "loader_options", lambda *a, **k: {"num_workers": 1, "pin_memory": False})
+    monkeypatch.setattr(devices, "loader_workers", lambda *a, **k: 1)  # as for items that cost real decoding
     monkeypatch.setattr(devices, "_usable_cpus", lambda: cpus)
     seen = []
     real = torch.utils.data.DataLoader
@@ -107,3 +107,35 @@ def test_inference_leaves_torch_s_cores_to_torch(toy_registry, monkeypatch, cpus
     seen.clear()
     list(batches(model, toy_plugin.make_blobs(6).items, 4))
     assert seen == [1]
+
+
+@pytest.mark.parametrize(("cpus", "threads", "workers"), [(2, 2, 0), (4, 2, 1)])
+def test_training_leaves_torch_s_cores_to_torch(toy_registry, tmp_path, monkeypatch, cpus, threads, workers):
+    """Fine-tuning's loaders follow the rule of inference's: on the CPU, no decoding worker on a core torch's
+    threads use (docs/benchmarks.md, speed section 2, measures what one costs)."""
+    import torch
+    import torch.utils.data
+
+    from transferkit.core import devices
+
+    monkeypatch.delenv(devices.WORKERS_ENV, raising=False)
+    monkeypatch.setenv(devices.DEVICE_ENV, "cpu")
+    monkeypatch.setattr(devices, "loader_workers", lambda *a, **k: 1)  # as for items that cost real decoding
+    monkeypatch.setattr(devices, "_usable_cpus", lambda: cpus)
+    seen = []
+    real = torch.utils.data.DataLoader
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("num_workers", 0))
+        kwargs.pop("persistent_workers", None)
+        return real(*args, **{**kwargs, "num_workers": 0})
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", recording)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        tk.fit("toy", toy_plugin.make_blobs(40, seed=1), val=toy_plugin.make_blobs(20, seed=2), strategy="full",
+               epochs=1, patience=0, seed=0, batch_size=8, out=tmp_path / "m", time_budget=None)
+    finally:
+        torch.set_num_threads(old)
+    assert seen[:2] == [workers, workers]  # the training and the validation loader

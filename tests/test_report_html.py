@@ -185,6 +185,21 @@ def test_the_curves_mark_the_kept_epoch_and_the_kept_c():
             assert len(marks) == 1 and list(marks[0].get_xdata()) == [x, x], label
 
 
+def test_curves_of_cross_validated_rows_draw_without_a_singular_axis(tmp_path):
+    # spam's carry-over choice: cross-validated rows, no validation figures, so the chosen mark was the only
+    # line on either panel and matplotlib warned that the axis spanned one value (seen in the spam CLI test).
+    import warnings
+
+    from transferkit.core.report import plot_curves
+
+    history = [{"carry": "alone", "strength": 0.0, "C": c, "cv_roc_auc": 0.9, "train_loss": None,
+                "chosen": c == 100.0} for c in (1.0, 10.0, 100.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_curves(history, "f1_macro", tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
 def test_a_tiny_validation_set_gets_an_honest_accuracy_interval(vision_run):
     val = json.loads((vision_run / "transferkit.json").read_text())["metrics"]["val"]
     low, high = val["accuracy_ci95"]

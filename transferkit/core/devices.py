@@ -166,13 +166,22 @@ def loader_options(dataset: Any, batch_size: int, device: "torch.device | None" 
     Pinned (page-locked) host memory makes copies to a GPU asynchronous; it is pointless on the CPU.
     Workers persist across epochs so that each epoch does not fork them again.
 
+    On the CPU the model's forward and backward passes run on every core torch has threads on, so a
+    decoding worker there only competes with them: workers go only to the cores torch leaves free
+    (``$TRANSFERKIT_NUM_WORKERS`` still decides when set). ``benchmarks/speed.py`` section 2 measures a
+    full fine-tuning epoch with and without one worker.
+
     Example:
         >>> import torch
         >>> loader_options([0] * 10, 4, torch.device("cpu"))
         {'num_workers': 0, 'pin_memory': False}
     """
+    import torch
+
     device = device if device is not None else pick_device()
     workers = loader_workers(dataset, batch_size)
+    if device.type == "cpu" and not os.environ.get(WORKERS_ENV, "").strip():
+        workers = min(workers, max(0, _usable_cpus() - torch.get_num_threads()))
     options: dict[str, Any] = {"num_workers": workers, "pin_memory": device.type == "cuda"}
     if workers:
         options["persistent_workers"] = True

@@ -108,15 +108,11 @@ def batches(model: "TransferModel", items: list[Any], batch_size: int | None = N
 
     Inputs arrive on ``device`` (default: where the model is). Worker processes decode items when the
     domain's dataset does real per-item work, and host memory is pinned when feeding a GPU
-    (:func:`~transferkit.core.devices.loader_options`). On the CPU, only on cores that torch's own threads
-    leave free (``$TRANSFERKIT_NUM_WORKERS`` still decides when set).
+    (:func:`~transferkit.core.devices.loader_options`; on the CPU only on cores torch's threads leave free).
     """
-    import os
-
-    import torch
     from torch.utils.data import DataLoader
 
-    from transferkit.core.devices import WORKERS_ENV, _usable_cpus, loader_options, to_device
+    from transferkit.core.devices import loader_options, to_device
 
     if dataset is None:
         dataset = model.domain.dataset(model.backbone, items, None, model.preset, train=train)
@@ -124,11 +120,6 @@ def batches(model: "TransferModel", items: list[Any], batch_size: int | None = N
     size = batch_size or DEFAULT_BATCH
     options = loader_options(dataset, size, device)
     options.pop("persistent_workers", None)  # one pass: workers end with it
-    if device.type == "cpu" and not os.environ.get(WORKERS_ENV, "").strip():
-        # The forward pass runs on every core torch has threads on: a decoding worker there only competes
-        # with it and adds its start-up (predict was 0.85x the plain forward pass on 2 cores).
-        spare = max(0, _usable_cpus() - torch.get_num_threads())
-        options["num_workers"] = min(options["num_workers"], spare)
     from transferkit.core.progress import advance
 
     loader = DataLoader(dataset, batch_size=size, sampler=order, collate_fn=model.domain.collate, **options)
