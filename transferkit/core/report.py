@@ -53,8 +53,8 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
             # linear probe writes.
             ax.xaxis.set_minor_locator(NullLocator())
     if xs:  # the span of the epochs (or Cs), set before anything is drawn: a panel whose only line is the
-        # chosen mark (spam's carry-over rows have no validation figures), or a single epoch, would leave
-        # matplotlib an axis spanning one value
+        # chosen mark (spam's carry-over rows have no validation figures) would leave matplotlib an axis
+        # spanning one value
         low, high = min(xs), max(xs)
         span = (low / 2, high * 2) if x_label.startswith("C") else (low - 0.5, high + 0.5)
         for ax in (ax_loss, ax_metric):
