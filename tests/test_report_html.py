@@ -200,6 +200,22 @@ def test_curves_of_cross_validated_rows_draw_without_a_singular_axis(tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
+def test_curves_of_cross_validated_rows_show_the_score_that_chose():
+    # spam's carry-over rows hold a cross-validated score, no validation one: the panel draws that score,
+    # a line per way of carrying the earlier model over, instead of staying empty.
+    from transferkit.core.report import curves_figure
+
+    history = [{"carry": way, "strength": strength, "C": c, "cv_roc_auc": score, "cv_sd": 0.01, "train_loss": None,
+                "chosen": (way, c) == ("prior", 10.0)}
+               for way, strength, scores in (("alone", 0.0, (0.90, 0.92)), ("prior", 1.0, (0.95, 0.97)))
+               for c, score in zip((1.0, 10.0), scores)]
+    metric_panel = curves_figure(history, "f1_macro").axes[1]
+    lines = {line.get_label(): list(line.get_ydata()) for line in metric_panel.get_lines()}
+    assert lines["alone"] == [0.90, 0.92] and lines["prior 1"] == [0.95, 0.97]
+    assert "chosen C = 10" in lines
+    assert metric_panel.get_ylabel() == "cross-validated roc_auc (used for selection)"
+
+
 def test_a_tiny_validation_set_gets_an_honest_accuracy_interval(vision_run):
     val = json.loads((vision_run / "transferkit.json").read_text())["metrics"]["val"]
     low, high = val["accuracy_ci95"]

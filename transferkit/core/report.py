@@ -66,9 +66,22 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     ax_loss.set_xlabel(x_label)
     ax_loss.set_ylabel("loss")
     ys = [row.get(f"val_{metric}") for row in history]
-    ax_metric.plot(xs, [np.nan if y is None else y for y in ys], "-o", color="tab:green")
+    cv_key = next((k for k in (history[0] if history else {}) if k.startswith("cv_") and k != "cv_sd"), None)
+    if cv_key is not None and all(y is None for y in ys):
+        # Chosen by cross-validation on the training labels (spam's carry-over rows): that score, a line per
+        # way of carrying the earlier model over, since each way was tried at several C.
+        ways: dict[str, list[tuple[float, float]]] = {}
+        for x, row in zip(xs, history):
+            way = row.get("carry", "")
+            way = f"{way} {row['strength']:g}" if way not in ("", "alone") and "strength" in row else way
+            ways.setdefault(way or cv_key, []).append((x, row[cv_key]))
+        for way, points in ways.items():
+            ax_metric.plot(*zip(*points), "-o", label=way)
+        ax_metric.set_ylabel(f"cross-validated {cv_key.removeprefix('cv_')} (used for selection)")
+    else:
+        ax_metric.plot(xs, [np.nan if y is None else y for y in ys], "-o", color="tab:green")
+        ax_metric.set_ylabel(f"validation {metric} (used for selection)")
     ax_metric.set_xlabel(x_label)
-    ax_metric.set_ylabel(f"validation {metric} (used for selection)")
     chosen = chosen_index(history, metric)
     if chosen is not None:
         label = f"chosen {name} = {xs[chosen]:g}"
