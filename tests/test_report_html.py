@@ -212,7 +212,7 @@ def test_curves_of_cross_validated_rows_show_the_score_that_chose():
     metric_panel = curves_figure(history, "f1_macro").axes[1]
     lines = {line.get_label(): list(line.get_ydata()) for line in metric_panel.get_lines()}
     assert lines["alone"] == [0.90, 0.92] and lines["prior 1"] == [0.95, 0.97]
-    assert "chosen C = 10" in lines
+    assert "chosen prior 1, C = 10" in lines  # the way and the C that cross-validation kept
     assert metric_panel.get_ylabel() == "cross-validated roc_auc (used for selection)"
 
 

@@ -67,6 +67,7 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     ax_loss.set_ylabel("loss")
     ys = [row.get(f"val_{metric}") for row in history]
     cv_key = next((k for k in (history[0] if history else {}) if k.startswith("cv_") and k != "cv_sd"), None)
+    row_ways: list[str] = []  # per row, the carry-over way it tried (cross-validated rows only)
     if cv_key is not None and all(y is None for y in ys):
         # Chosen by cross-validation on the training labels (spam's carry-over rows): that score, a line per
         # way of carrying the earlier model over, since each way was tried at several C.
@@ -75,6 +76,7 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
             way = row.get("carry", "")
             way = f"{way} {row['strength']:g}" if way not in ("", "alone") and "strength" in row else way
             ways.setdefault(way or cv_key, []).append((x, row[cv_key]))
+            row_ways.append(way)
         for way, points in ways.items():
             ax_metric.plot(*zip(*points), "-o", label=way)
         ax_metric.set_ylabel(f"cross-validated {cv_key.removeprefix('cv_')} (used for selection)")
@@ -84,7 +86,8 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     ax_metric.set_xlabel(x_label)
     chosen = chosen_index(history, metric)
     if chosen is not None:
-        label = f"chosen {name} = {xs[chosen]:g}"
+        kept_way = row_ways[chosen] + ", " if row_ways and row_ways[chosen] else ""
+        label = f"chosen {kept_way}{name} = {xs[chosen]:g}"
         for ax in (ax_loss, ax_metric):
             ax.axvline(xs[chosen], linestyle="--", color="tab:red", label=label)
         ax_metric.legend()
