@@ -13,7 +13,10 @@ a shared CPU are noisy (the load average is printed with the results). What is c
 2. full fine-tuning, one epoch: ``fit(strategy="full", epochs=1)`` against a minimal PyTorch loop doing as
    many AdamW steps on the same parameter groups and batch size (shuffled batches; ``fit`` batches texts of
    similar length together), then scoring val once; for nlp (MiniLM on an AG News slice) also against
-   Hugging Face's ``Trainer`` with the same optimizer and its defaults otherwise.
+   Hugging Face's ``Trainer`` with the same optimizer and its defaults otherwise. Beside the whole runs,
+   the loop alone (the steps and the validation pass: ``fit``'s recorded ``elapsed_s``, the same span of
+   the hand loop), and for vision ``fit`` with one DataLoader worker (what the CPU rule of
+   ``core/devices.py`` ``loader_options`` saves).
 3. ``predict`` throughput against the raw model's forward pass at the same batch size (both decode and
    preprocess the inputs with the domain's own dataset).
 4. start-up of ``transferkit domains`` and ``transferkit --help``, and the deep-learning modules

@@ -205,9 +205,9 @@ def test_curves_of_cross_validated_rows_show_the_score_that_chose():
     # a line per way of carrying the earlier model over, instead of staying empty.
     from transferkit.core.report import curves_figure
 
-    history = [{"carry": way, "strength": strength, "C": c, "cv_roc_auc": score, "cv_sd": 0.01, "train_loss": None,
+    history = [{"carry": way, "C": c, "cv_roc_auc": score, "cv_sd": 0.01, "train_loss": None, "series": series,
                 "chosen": (way, c) == ("prior", 10.0)}
-               for way, strength, scores in (("alone", 0.0, (0.90, 0.92)), ("prior", 1.0, (0.95, 0.97)))
+               for way, series, scores in (("alone", "alone", (0.90, 0.92)), ("prior", "prior 1", (0.95, 0.97)))
                for c, score in zip((1.0, 10.0), scores)]
     metric_panel = curves_figure(history, "f1_macro").axes[1]
     lines = {line.get_label(): list(line.get_ydata()) for line in metric_panel.get_lines()}

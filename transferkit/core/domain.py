@@ -117,6 +117,11 @@ class Domain:
         train and validation examples and the resolved ``[train]`` config. Return ``(history,
         validation probabilities, notes)`` after fitting ``model`` in place, or None (the default) to let
         the core train it.
+
+        ``history`` rows are what the report's curves draw: ``epoch`` or ``C`` on the x axis,
+        ``train_loss`` / ``val_loss``, ``val_<metric>`` and ``chosen``. Rows chosen by cross-validation
+        instead carry ``cv_<metric>``, and a ``series`` name when several settings were each tried at
+        several C (a line per series).
         """
         return None
 

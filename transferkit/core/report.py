@@ -67,18 +67,14 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     ax_loss.set_ylabel("loss")
     ys = [row.get(f"val_{metric}") for row in history]
     cv_key = next((k for k in (history[0] if history else {}) if k.startswith("cv_") and k != "cv_sd"), None)
-    row_ways: list[str] = []  # per row, the carry-over way it tried (cross-validated rows only)
     if cv_key is not None and all(y is None for y in ys):
         # Chosen by cross-validation on the training labels (spam's carry-over rows): that score, a line per
-        # way of carrying the earlier model over, since each way was tried at several C.
-        ways: dict[str, list[tuple[float, float]]] = {}
+        # row "series" the domain named (each way of carrying a model over was tried at several C).
+        series: dict[str, list[tuple[float, float]]] = {}
         for x, row in zip(xs, history):
-            way = row.get("carry", "")
-            way = f"{way} {row['strength']:g}" if way not in ("", "alone") and "strength" in row else way
-            ways.setdefault(way or cv_key, []).append((x, row[cv_key]))
-            row_ways.append(way)
-        for way, points in ways.items():
-            ax_metric.plot(*zip(*points), "-o", label=way)
+            series.setdefault(row.get("series", cv_key), []).append((x, row[cv_key]))
+        for label, points in series.items():
+            ax_metric.plot(*zip(*points), "-o", label=label)
         ax_metric.set_ylabel(f"cross-validated {cv_key.removeprefix('cv_')} (used for selection)")
     else:
         ax_metric.plot(xs, [np.nan if y is None else y for y in ys], "-o", color="tab:green")
@@ -86,8 +82,8 @@ def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     ax_metric.set_xlabel(x_label)
     chosen = chosen_index(history, metric)
     if chosen is not None:
-        kept_way = row_ways[chosen] + ", " if row_ways and row_ways[chosen] else ""
-        label = f"chosen {kept_way}{name} = {xs[chosen]:g}"
+        kept = history[chosen].get("series")
+        label = f"chosen {kept + ', ' if kept else ''}{name} = {xs[chosen]:g}"
         for ax in (ax_loss, ax_metric):
             ax.axvline(xs[chosen], linestyle="--", color="tab:red", label=label)
         ax_metric.legend()

@@ -117,6 +117,9 @@ def test_a_tfidf_artifact_keeps_a_bounded_sample_that_the_specific_model_replays
     adapted = tk.fit("spam", examples(few_rows), preset=preset, model=tmp_path / "generic")
     rows = [row for row in adapted.history if "carry" in row]
     assert {row["carry"] for row in rows} == {"alone", "prior", "replay", "augment"}
+    # Each row names its series for the report's curves: the way, and its strength where it has one.
+    assert all(row["series"] == (row["carry"] if row["carry"] == "alone" else f"{row['carry']} {row['strength']:g}")
+               for row in rows)
     note = next(n for n in adapted.model.plan.notes if n.startswith("generic to specific"))
     assert f"a sample of {len(labels):,} of its training messages" in note
     chosen = next(row for row in rows if row["chosen"])

@@ -156,8 +156,11 @@ def fit_binary(
     choice = None
     if prior is not None or generic is not None:
         choice = choose_carry_over(x_train, y_train, prior=prior, generic=generic, class_weight=weight)
+        # "series": the carry-over way each row tried, which the report's curves draw a line per (core/report.py).
         history = [{**{k: v for k, v in row.items() if k != "cv_score"}, f"cv_{choice.scoring}": row["cv_score"],
-                    "train_loss": None} for row in choice.rows]
+                    "train_loss": None,
+                    "series": row["carry"] if row["carry"] == "alone" else f"{row['carry']} {row['strength']:g}"}
+                   for row in choice.rows]
         clf: Any = CarryOverLogisticRegression(
             **choice.params(), prior_coef=None if prior is None else prior[0],
             prior_intercept=0.0 if prior is None else prior[1], generic=generic, class_weight=weight)
