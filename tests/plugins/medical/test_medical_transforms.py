@@ -108,6 +108,44 @@ def test_dataset_caches_and_yields_pairs(lite):
     assert MedicalDataset(items, None, build_transforms(lite, {"image_size": 8}, None))[0][1] == -1
 
 
+def test_drawn_items_are_plain_tensors_and_monai_s_switch_is_put_back(lite):
+    """Per item the chain runs on plain tensors: no metadata copied through every operation. MONAI's
+    process-wide switch is as it was afterwards, for whoever else uses MONAI in the process."""
+    from monai.data.meta_obj import get_track_meta
+
+    items = [np.random.default_rng(i).integers(0, 256, (12, 12)).astype(np.uint8) for i in range(2)]
+    aug = {"rotate_degrees": 10, "zoom": 0.1, "contrast": 0.2, "prob": 1.0}
+    for augment in (aug, None):
+        image, _ = MedicalDataset(items, [0, 1], build_transforms(lite, {"image_size": 16}, augment))[1]
+        assert type(image) is torch.Tensor and image.shape == (1, 16, 16)
+    assert get_track_meta()
+
+
+def test_random_transforms_share_one_generator_reseeded_per_item(lite):
+    """One generator for every random transform, reseeded per item from NumPy's (which core/seeding.py seeds
+    per item and epoch): an item's augmentation repeats, also in a copy of the dataset such as a spawned
+    DataLoader worker unpickles."""
+    import pickle
+
+    from monai.transforms import Randomizable
+
+    items = [np.random.default_rng(i).integers(0, 256, (16, 16)).astype(np.uint8) for i in range(2)]
+    aug = {"rotate_degrees": 10, "zoom": 0.1, "contrast": 0.2, "prob": 1.0}
+    ds = MedicalDataset(items, [0, 1], build_transforms(lite, {"image_size": 16}, aug))
+    randoms = [t for t in ds.data.transform.transforms if isinstance(t, Randomizable)]
+    assert len(randoms) == 3 and all(t.R is ds.generator for t in randoms)
+
+    def draw(dataset, seed):
+        np.random.seed(seed)
+        return dataset[0][0]
+
+    first = draw(ds, 5)
+    assert torch.equal(first, draw(ds, 5)) and not torch.equal(first, draw(ds, 6))
+    copy = pickle.loads(pickle.dumps(ds))
+    assert all(t.R is copy.generator for t in copy.data.transform.transforms if isinstance(t, Randomizable))
+    assert torch.equal(draw(copy, 5), first)
+
+
 # --------------------------------------------------------------------------- errors name the file
 def test_nan_volume_is_reported_with_its_path(tmp_path, net3d):
     bad = blob_volume(0)
