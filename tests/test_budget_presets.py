@@ -37,3 +37,44 @@ def test_the_section_says_whether_each_seed_met_the_budget_and_the_published_fig
     missed = {"meta": meta, "runs": {"chest-xray": {"seeds": [_seed(0, 0.91, 0.87, 950), _seed(1, 0.89, 0.88, 800)]}}}
     row = next(line for line in bench.render(missed).splitlines() if line.startswith("| `medical/chest-xray`"))
     assert "within budget: no" in row and "figures: not met" in row
+
+
+def test_the_size_proxy_shows_time_and_plan_but_no_figures():
+    """The chest X-ray case at its data size is built from copies: the row says whether it kept to the budget
+    and never prints the copies' test figures, nor holds them to a published one."""
+    bench = _module()
+    meta = {"date": "d", "machine": "m", "commands": ["c"]}
+    text = bench.render({"meta": meta, "runs": {"chest-xray-size": {"seeds": [_seed(0, 0.99, 0.98, 870)]}}})
+    row = next(line for line in text.splitlines() if "chest X-ray set's size" in line)
+    assert "within budget: yes" in row and "figures: not compared" in row and "14.5 min" in row
+    assert "0.99" not in row and "0.98" not in row
+    assert "`chest-xray-size`, seed 0, why that plan: r; not chosen: freeze-unfreeze at 64 px: 9000 s" in text
+    timed = _seed(0, 0.99, 0.98, 870)
+    timed["plan"]["how"] = "timed up to 32 examples: 1.3 ms preprocessing"
+    text = bench.render({"meta": meta, "runs": {"chest-xray-size": {"seeds": [timed]}}})
+    assert "why that plan: r; estimate timed up to 32 examples: 1.3 ms preprocessing; not chosen" in text
+    over = bench.render({"meta": meta, "runs": {"chest-xray-size": {"seeds": [_seed(0, 0.99, 0.98, 901)]}}})
+    assert "within budget: no" in next(line for line in over.splitlines() if "chest X-ray set's size" in line)
+
+
+def test_the_size_proxy_has_the_chest_x_ray_set_s_sizes_and_breastmnist_s_class_mix(tmp_path, monkeypatch):
+    import numpy as np
+
+    bench = _module()
+    rng = np.random.default_rng(1)
+    source = {}
+    for split, n in (("train", 20), ("val", 6), ("test", 8)):
+        source[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        source[f"{split}_labels"] = (np.arange(n) % 4 == 0).astype(np.uint8)[:, None]
+    np.savez(tmp_path / "breastmnist.npz", **source)
+    monkeypatch.setattr(bench, "npz_path", lambda: tmp_path / "breastmnist.npz")
+    made = np.load(bench.size_proxy_npz(tmp_path / "work"))
+    for split, n in bench.CHEST_SIZES.items():
+        images, labels = made[f"{split}_images"], made[f"{split}_labels"]
+        assert images.shape == (n, 28, 28) and images.dtype == np.uint8 and len(labels) == n
+        assert abs(labels.mean() - source[f"{split}_labels"].mean()) < 0.01
+    # Each image is a source image of the same split and class, moved by at most 2 pixels.
+    first, moved = source["train_images"][0], made["train_images"][0]
+    assert any(np.array_equal(np.roll(first, (a, b), axis=(0, 1)), moved) for a in range(-2, 3) for b in range(-2, 3))
+    assert (tmp_path / "work" / "chest-xray-size.npz").stat().st_size > 0
+    assert bench.size_proxy_npz(tmp_path / "work") == tmp_path / "work" / "chest-xray-size.npz"  # written once
