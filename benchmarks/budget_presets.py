@@ -241,7 +241,8 @@ def _plan_cell(seeds: list[dict[str, Any]]) -> str:
     names = []
     for s in seeds:
         p = s["plan"]
-        name = p["strategy"] + (f" (top {p['top_groups']} groups)" if p.get("top_groups") else "")
+        # A gradual unfreezing of the top groups only is what the plan calls a partial fine-tune.
+        name = (f"partial fine-tune (top {p['top_groups']} groups)" if p.get("top_groups") else p["strategy"])
         name += f" at {p['side']} px" if p.get("side") else ""
         est = f", estimated {p['estimate_seconds'] / 60:.1f} min" if p.get("estimate_seconds") is not None else ""
         names.append(f"seed {s['seed']}: {name}{est}")
