@@ -460,8 +460,9 @@ class MedicalDataset(Dataset):
         self.untracked = cache
         # MONAI's random transforms keep generators of their own, seeded from the OS. They share this one,
         # reseeded per item from NumPy's global generator, which transferkit seeds per item and epoch
-        # (core/seeding.py): the augmentation follows --seed. Reseeding costs 2 us; a fresh RandomState a
-        # transform (Compose.set_random_state) cost 0.2 ms each, a third of a 28 px image's preprocessing.
+        # (core/seeding.py): the augmentation follows --seed. Reseeding one generator is a single call; a
+        # fresh RandomState per transform (Compose.set_random_state) was a third of a 28 px image's
+        # preprocessing (timeit: 2 us against 0.2 ms each).
         self.generator = np.random.RandomState(0)
         for step in getattr(transform, "transforms", ()):
             if isinstance(step, Randomizable):
@@ -485,8 +486,9 @@ def untracked(active: bool = True) -> Iterator[None]:
     """Run MONAI transforms on plain tensors: no ``MetaTensor`` metadata copied through every operation.
 
     Metadata (affine, spacing) matters to the deterministic part of the chain (orientation, resampling),
-    which the cache runs once; the per-item part only changes pixel values. Tracking it there was 1.8 ms
-    of a 28 px image's 5.4 ms. MONAI's switch is process-wide, so the previous value is put back.
+    which the cache runs once; the per-item part only changes pixel values, and tracking it there was a
+    third of a 28 px image's preprocessing. MONAI's switch is process-wide, so the previous value is put
+    back.
 
     Example:
         >>> with untracked():
