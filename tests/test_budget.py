@@ -344,6 +344,9 @@ def test_auto_falls_back_to_a_partial_fine_tune_then_to_frozen_features_at_the_b
     dropped = {a["plan"]: a["why_dropped"] for a in plan.estimate["alternatives"]}
     assert "not timed, at 128 and 96 px" in dropped["freeze-unfreeze at 64 px"]
     assert "suggests freeze-unfreeze at 128 px" in plan.reason and "best plan that fits" in plan.reason
+    # Counted from 1 like the plan's Model lines ("unfreezes at epoch 3") and the progress lines: the
+    # preset's unfreeze_epoch 2 counts from 0.
+    assert any("top 2 layer groups from epoch 3;" in note for note in plan.notes)
     # 14 s: nothing trains in time (a frozen backbone with augmentation, 16 s at 64 px, neither); frozen
     # features at the backbone's own 224 px (about 13 s) are preferred to those at 64 px (7 s), which fit too.
     del calls[:]

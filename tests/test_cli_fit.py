@@ -162,6 +162,27 @@ def test_sigterm_exit_code_is_143_with_one_line(toy_registry, tmp_path, monkeypa
     assert code == 143 and len(err.strip().splitlines()) == 1 and "SIGTERM" in err
 
 
+def test_other_training_processes_print_nothing(toy_registry, tmp_path, monkeypatch, capsys):
+    """--devices 2: Lightning starts the second process with LOCAL_RANK=1. Its progress lines and its
+    "interrupted" line repeated rank 0's; now it trains quietly and exits with the same code."""
+    from transferkit.core.interrupt import Interrupted
+
+    seen = {}
+
+    def stopped(*args, **kwargs):
+        seen["progress"] = kwargs["progress"]
+        raise Interrupted(signal.SIGINT, out=tmp_path / "m", epochs_done=1, epochs=5)
+
+    monkeypatch.setattr("transferkit.core.train.fit", stopped)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    args = ["train", "--domain", "toy", "--data", str(tmp_path / "x.npz"), "--out", str(tmp_path / "m")]
+    code, out, err = run_cli(args, capsys)
+    assert (code, out, err, seen["progress"]) == (130, "", "", "none")
+    monkeypatch.setenv("LOCAL_RANK", "0")  # the first process still says it
+    code, _, err = run_cli(args, capsys)
+    assert code == 130 and "SIGINT" in err and seen["progress"] != "none"
+
+
 def test_train_results_are_plain_lines_that_fit_80_columns(toy_registry, tmp_path, columns_80, capsys):
     import toy_plugin
 

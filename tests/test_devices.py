@@ -216,8 +216,31 @@ def test_distributed_options_are_checked_before_any_work(toy_registry, tmp_path)
             tk.fit("toy", missing, time_budget=None, **bad)
         assert "--devices" in str(caught.value) or "num-nodes" in str(caught.value) \
             or "distributed strategy" in str(caught.value)
-    assert devices.distributed_settings("auto", 2, "fsdp") == {"devices": "auto", "num_nodes": 2,
-                                                               "distributed_strategy": "fsdp"}
+    with pytest.MonkeyPatch.context() as patch:  # on GPUs, under a launcher: accepted
+        patch.setattr("torch.cuda.is_available", lambda: True)
+        patch.setenv("MASTER_ADDR", "10.0.0.1")
+        patch.setenv("NODE_RANK", "1")
+        assert devices.distributed_settings("auto", 2, "fsdp") == {"devices": "auto", "num_nodes": 2,
+                                                                   "distributed_strategy": "fsdp"}
+
+
+def test_fsdp_without_a_gpu_and_several_machines_without_a_launcher_are_refused_first(toy_registry, tmp_path,
+                                                                                       monkeypatch):
+    """Both passed --dry-run before: fsdp then failed inside Lightning with an internal error, and
+    --num-nodes 2 on one machine waited for the other machine forever, deaf to Ctrl-C."""
+    for name in ("MASTER_ADDR", "NODE_RANK", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID", "LSB_JOBID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    missing = tmp_path / "no-such-data.npz"  # read only after the checks
+    with pytest.raises(UsageError, match="shards the model across GPUs") as caught:
+        tk.fit("toy", missing, devices=2, distributed_strategy="fsdp", dry_run=True)
+    assert "--distributed-strategy ddp" in caught.value.fix
+    with pytest.raises(UsageError, match="--num-nodes 2: no launcher") as caught:
+        tk.fit("toy", missing, num_nodes=2, dry_run=True)
+    assert "srun" in caught.value.fix and "--num-nodes 1" in caught.value.fix
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.1")  # set by hand on every machine, as Lightning reads them
+    monkeypatch.setenv("NODE_RANK", "0")
+    assert devices.distributed_settings(1, 2, "ddp")["num_nodes"] == 2
 
 
 def test_unfreezing_during_training_is_refused_with_several_devices(toy_registry):
@@ -227,6 +250,21 @@ def test_unfreezing_during_training_is_refused_with_several_devices(toy_registry
     model = configure(tk.select("toy"), ["a", "b"], strategy="freeze-unfreeze", unfreeze_epoch=1)
     with pytest.raises(UsageError, match="unfreezes backbone layers"):
         train(model, toy_plugin.make_blobs(10, seed=0), devices=2)
+
+
+def test_unfreezing_with_several_devices_is_refused_before_timing_and_in_a_dry_run(toy_registry, monkeypatch):
+    """It was refused only when training started: after the plan was printed and the steps timed, and
+    --dry-run passed it. Also when auto's data-size rule would take freeze-unfreeze."""
+    from transferkit.core import budget
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("timed before refusing")
+
+    monkeypatch.setattr(budget, "measure_steps", no_timing)
+    data = toy_plugin.make_blobs(40, seed=0)  # 32 a class left to train on: auto's rule says freeze-unfreeze
+    for strategy in ("freeze-unfreeze", "gradual", "auto"):
+        with pytest.raises(UsageError, match="unfreezes backbone layers"):
+            tk.fit("toy", data, strategy=strategy, devices=2, time_budget="10m", dry_run=True)
 
 
 def test_trainer_gets_devices_nodes_strategy_and_precision(tmp_path, no_override):

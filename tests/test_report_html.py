@@ -287,6 +287,18 @@ def test_a_perfect_12_example_validation_set_is_not_a_certain_1():
     assert "## Data warnings\n\n- tiny validation set" in card
 
 
+def test_the_model_card_says_the_run_stopped_at_the_budget_and_which_epoch_it_kept():
+    """Only report.html and transferkit.json said so: a card reader could not tell the model was cut short."""
+    from transferkit.core.report import model_card
+
+    notes = ["stopped at the time budget after 13 epochs (of 15)", "restored the best epoch (epoch 12, val_score 0.9457)"]
+    card = model_card({"domain": "toy", "transferkit_version": "0", "labels": ["a", "b"], "metrics": {},
+                       "notes": notes})
+    assert "## Training notes\n\n- stopped at the time budget after 13 epochs (of 15)\n- restored the best epoch" in card
+    assert "## Training notes" not in model_card({"domain": "toy", "transferkit_version": "0", "labels": ["a"],
+                                                  "metrics": {}})
+
+
 def test_duplicates_are_found_by_content_and_skipped_files_counted_once():
     from transferkit.core.data import Examples, Skipped
     from transferkit.core.data_checks import data_warnings

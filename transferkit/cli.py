@@ -438,6 +438,8 @@ def train(
     from transferkit.core.train import fit
 
     quiet = quiet_run or bool(ctx.find_root().params.get("quiet")) or bool(_STATE.get("quiet"))
+    # Several training processes (--devices): only the first prints; the others' lines would repeat its own.
+    quiet = quiet or not is_rank_zero()
     try:
         result = fit(domain, data, preset=preset, model=model, strategy=strategy, out=out_dir,
                      val=val, test=test, holdout_test=holdout_test, per_class=per_class, seed=seed,
@@ -548,8 +550,11 @@ def _command_line(ctx: Any, extra: list[str]) -> str:
 
 def _report_interrupted(stop: Any, ctx: Any) -> None:
     """One line for a run stopped by SIGINT/SIGTERM: what is saved and the command that resumes it."""
+    from transferkit.core.devices import is_rank_zero
     from transferkit.core.outputs import is_run
 
+    if not is_rank_zero():  # another training process: the first one says it, once
+        raise SystemExit(stop.exit_code)
     if stop.out is not None and is_run(stop.out):
         line = f"{stop}: {stop.saved()}; to continue: {_command_line(ctx, ['--resume'])}"
     else:

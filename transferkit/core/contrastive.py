@@ -317,7 +317,7 @@ def estimate_seconds(times: Any, *, n_train: int, n_val: int, n_test: int, itera
         >>> from transferkit.core.budget import StepTimes
         >>> t = StepTimes(0.001, 0.001, 0.01, 0.03, 16, "cpu")
         >>> round(estimate_seconds(t, n_train=26, n_val=6, n_test=400, iterations=20, feature_dim=384))
-        96
+        90
     """
     from transferkit.core.budget import estimate_plans
 

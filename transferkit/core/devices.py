@@ -277,7 +277,42 @@ def distributed_settings(devices: "int | str" = 1, num_nodes: int = 1,
     if distributed_strategy not in DISTRIBUTED_STRATEGIES:
         raise UsageError(f"unknown distributed strategy {distributed_strategy!r}", field="distributed_strategy",
                          fix=f"one of {', '.join(DISTRIBUTED_STRATEGIES)}")
+    if distributed_strategy == "fsdp":
+        import torch
+
+        if not torch.cuda.is_available():  # else Lightning refuses it only once the trainer is built
+            raise UsageError("--distributed-strategy fsdp shards the model across GPUs, and torch sees none here",
+                             field="distributed_strategy",
+                             fix="--distributed-strategy ddp (CPU processes or GPUs), or run where GPUs are")
+    if int(num_nodes) > 1 and not launched_on_several_machines():
+        # Otherwise the process waits for the other machines inside torch's rendezvous, where no signal
+        # reaches Python: Ctrl-C does nothing for the half hour of torch's timeout.
+        raise UsageError(f"--num-nodes {num_nodes}: no launcher started this command on several machines, so it "
+                         "would wait for the others forever", field="num_nodes",
+                         fix="start it with srun (SLURM) or torchrun --nnodes on every machine, or set MASTER_ADDR "
+                         "and NODE_RANK on each (docs/scaling.md); or --num-nodes 1")
     return {"devices": parsed, "num_nodes": int(num_nodes), "distributed_strategy": distributed_strategy}
+
+
+def launched_on_several_machines() -> bool:
+    """Whether a launcher Lightning recognises started this process as part of a multi-machine run: SLURM's
+    ``srun``, ``torchrun``, LSF's ``jsrun``, MPI, or ``MASTER_ADDR`` and ``NODE_RANK`` set by hand (what
+    Lightning's own environment reads).
+
+    Example:
+        >>> launched_on_several_machines()  # doctest: +SKIP
+        False
+    """
+    if os.environ.get("MASTER_ADDR", "").strip() and os.environ.get("NODE_RANK", "").strip():
+        return True
+    from lightning.fabric.plugins.environments import (
+        LSFEnvironment,
+        MPIEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    return any(env.detect() for env in (SLURMEnvironment, TorchElasticEnvironment, LSFEnvironment, MPIEnvironment))
 
 
 def is_distributed(settings: dict[str, Any]) -> bool:

@@ -359,6 +359,8 @@ def model_card(meta: dict[str, Any]) -> str:
         lines += ["", "## Baselines (same data, same split)", "", "| model | accuracy | macro-F1 |", "|---|---|---|"]
         for name, values in meta["baselines"].items():
             lines.append(f"| {name} | {_fmt(values.get('accuracy'))} | {_fmt(values.get('f1_macro'))} |")
+    if meta.get("notes"):  # how the run went: a stop at the time budget, the epoch restored, the threshold
+        lines += ["", "## Training notes", "", *(f"- {note}" for note in meta["notes"])]
     lines += [
         "",
         "## Transfer plan",

@@ -311,6 +311,25 @@ def _run_lightning(
     return notes
 
 
+# Strategies that unfreeze backbone layers while training.
+UNFREEZING = ("freeze-unfreeze", "gradual")
+
+
+def refuse_unfreezing_across_processes(strategy: str) -> None:
+    """Raise the one-line error for a strategy that unfreezes layers during training, with several training
+    processes. DDP and FSDP register the trainable weights once, when they wrap the model: weights unfrozen
+    later would train on each rank apart and drift.
+
+    Example:
+        >>> refuse_unfreezing_across_processes("gradual")
+        Traceback (most recent call last):
+        transferkit.errors.UsageError: field 'strategy': the 'gradual' strategy unfreezes backbone layers during ...
+    """
+    raise UsageError(f"the '{strategy}' strategy unfreezes backbone layers during training, which several "
+                     "training processes do not support", field="strategy",
+                     fix="use --strategy full (or freeze / linear-probe) with --devices, or train on one device")
+
+
 # Below this many validation examples, C is chosen by cross-validation on train+val instead: on a handful
 # of images every C ties on validation accuracy and the tie-break picks C by chance (the demo's 4
 # validation images chose C=0.001 at one resolution and C=10 at another, 0.83 against 0.93 test accuracy).
@@ -553,11 +572,7 @@ def _train(
     distributed = distributed_settings(devices, num_nodes, distributed_strategy)
     cfg.update(distributed)  # read by _trainer
     if is_distributed(distributed) and any(g.unfreeze_epoch for g in plan.groups):
-        # DDP and FSDP register the trainable weights once, when they wrap the model: weights unfrozen
-        # later would train on each rank apart and drift.
-        raise UsageError(f"the '{plan.strategy}' strategy unfreezes backbone layers during training, which "
-                         "several training processes do not support", field="strategy",
-                         fix="use --strategy full (or freeze / linear-probe) with --devices, or train on one device")
+        refuse_unfreezing_across_processes(plan.strategy)
     domain, preset = model.domain, model.preset
     out_path = Path(out) if out is not None else None
     if out_path is not None:  # before any work: a wrong --out must cost nothing (core/outputs.py)
@@ -854,7 +869,7 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
          devices: int | str = 1, num_nodes: int = 1, distributed_strategy: str = "auto",
          **train_overrides: Any) -> "TrainResult | TransferPlan":
     from transferkit.core import budget
-    from transferkit.core.configure import configure
+    from transferkit.core.configure import choose_strategy, configure
     from transferkit.core.devices import distributed_settings, is_distributed
     from transferkit.core.outputs import check_out, prepare_out
     from transferkit.core.plan_text import plan_data
@@ -902,6 +917,12 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     selection = select(domain, model, preset, registry=registry, from_scratch=from_scratch)
     # Refused here, before any timing or training and in --dry-run: a model that cannot take these data.
     selection.domain.check_plan(selection, splits)
+    if is_distributed(distributed):  # the strategy configure() will take: one that unfreezes is refused now
+        planned = choose_strategy(strategy or selection.preset.strategy, min(counts.values()))[0]
+        if (strategy or selection.preset.strategy) == "auto":
+            planned = (selection.domain.auto_strategy(selection.backbone, min(counts.values())) or (planned,))[0]
+        if planned in UNFREEZING:
+            refuse_unfreezing_across_processes(planned)
     budget_plan = None
     requested = strategy or selection.preset.strategy
     # --resume continues the plan the first run took (recorded in out/run): timing again on a busier or
