@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -315,7 +315,7 @@ def _run_lightning(
 UNFREEZING = ("freeze-unfreeze", "gradual")
 
 
-def refuse_unfreezing_across_processes(strategy: str) -> None:
+def refuse_unfreezing_across_processes(strategy: str) -> NoReturn:
     """Raise the one-line error for a strategy that unfreezes layers during training, with several training
     processes. DDP and FSDP register the trainable weights once, when they wrap the model: weights unfrozen
     later would train on each rank apart and drift.
