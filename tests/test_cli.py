@@ -81,6 +81,10 @@ def test_train_evaluate_predict_on_the_toy_domain(toy_registry, tmp_path, capsys
     metrics = json.loads(out)
     assert code == 0 and {"accuracy", "f1_macro", "auroc", "n", "per_class"} <= set(metrics)
     assert set(metrics["per_class"]["a"]) >= {"precision", "recall", "f1"}
+    # The table says first which data, and which split of them, its figures are of.
+    code, out, err = run_cli(["evaluate", str(tmp_path / "m"), "--data", str(data)], capsys)
+    assert code == 0 and out.splitlines()[0] == f"scored {metrics['n']} examples of {metrics['data']}", out
+    assert metrics["data"].startswith(str(data))
     # predict through the command: one .npy vector per input, labels as the loaded model gives them.
     fresh = toy_plugin.make_blobs(2, seed=5)
     paths = []

@@ -640,6 +640,9 @@ def evaluate(
         return _emit_json(metrics)
     from rich.table import Table
 
+    if metrics.get("data"):  # which data and split the figures are of: a file may hold several splits
+        out.print(f"scored {metrics['n']:,} examples of {metrics['data']}", markup=False, highlight=False,
+                  soft_wrap=True)  # markup off: "data.npz[test]" is not a Rich tag
     table = Table("label", "precision", "recall", "F1", "support")
     for label, values in metrics["per_class"].items():
         table.add_row(label, f"{values['precision']:.4f}", f"{values['recall']:.4f}", f"{values['f1']:.4f}",
