@@ -585,6 +585,31 @@ def loop_alone_row(domain: str, r: dict[str, Any]) -> list[str]:
             f"sides) | {med(a):.1f} s | {med(b):.1f} s | {shown(x, 1.05)} | <= 1.05x, {verdict(x, 1.05, True)} |"]
 
 
+def round_spread(workers: dict[str, dict[str, Any] | None]) -> str:
+    """Section 2's ratio in each round (``fit()`` and the hand loop ran in the same round, one after the
+    other), lowest to highest: how far the host's noise moves the ratio the table gives as a median.
+
+    Example:
+        >>> r = {"fit_full": {"seconds": [70.0, 59.4]}, "hand_full": {"seconds": [64.8, 65.1]}}
+        >>> round_spread({"vision": {"result": r}, "nlp": None})
+        "Section 2's ratio in each round (the same round's `fit()` over its hand loop), lowest to highest: vision, whole run: 0.91x to 1.08x (2 rounds)."
+    """
+    parts = []
+    for domain, worker in workers.items():
+        r = (worker or {}).get("result", {})
+        if "fit_full" not in r or "hand_full" not in r:
+            continue
+        for what, key in (("whole run", "seconds"), ("loop alone", "loop_seconds")):
+            a, b = r["fit_full"].get(key), r["hand_full"].get(key)
+            if a and b and len(a) == len(b):
+                each = sorted(x / y for x, y in zip(a, b))
+                parts.append(f"{domain}, {what}: {each[0]:.2f}x to {each[-1]:.2f}x ({len(each)} rounds)")
+    if not parts:
+        return ""
+    return ("Section 2's ratio in each round (the same round's `fit()` over its hand loop), lowest to highest: "
+            + "; ".join(parts) + ".")
+
+
 def render(results: dict[str, Any]) -> str:
     meta, runs = results["meta"], results["runs"]
     warm = ", ".join(f"{d} {runs[d].get('warmup', 0)}" for d in ("vision", "nlp") if d in runs) or "none"
@@ -699,6 +724,9 @@ def render(results: dict[str, Any]) -> str:
                   "probe's choice of C, Lightning's start) weigh more on fewer images: the *subprocess* rows and "
                   "the growth table below give the ratio at each size measured.", ""]
     lines += notes_after
+    spread = round_spread({"vision": v, "nlp": n})
+    if spread:
+        lines += [spread, ""]
     before = runs.get("vision_before")
     if before and v and "fit_freeze" in v["result"]:
         old, new = before["result"], v["result"]
