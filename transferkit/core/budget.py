@@ -329,7 +329,7 @@ def estimate_plans(
     # scikit-learn's logistic regression over the grid of C (11 values; cross-validated on small val sets,
     # 5 folds x 2 repeats): on BreastMNIST's 546 + 78 x 1280 frozen features, an idle 2-core CPU took 2.9 s
     # with the validation set and 30.5 s cross-validated, about 3.3e-7 s per value; 4e-7 leaves a margin.
-    # (The 5e-6 before was timed under a load average of 20 and priced the fit at 44 s.)
+    # (The 5e-6 before came from a 43 s fit on the shared CPU while it was busy: 15 times the idle cost.)
     probe_fit = 11 * (n_train + n_val) * feature_dim * 4e-7 * (10 if n_val < 50 else 1)
     head_epochs = epochs * (n_train + n_val) * feature_dim * 1e-8
     frozen_epoch = n_train * (times.load_train + times.forward) + validate

@@ -189,6 +189,22 @@ def _check_threshold_policy(preset: Preset, labels: list[str]) -> None:
                          fix="name one of the data's labels, or leave it out to use the last label", **where)
 
 
+def selection_strategy(selection: "Selection", strategy: str | None, min_per_class: int | None) -> tuple[str, str]:
+    """The strategy :func:`configure` takes for ``selection``, and why: the user's, else the preset's, with
+    ``auto`` resolved by the data-size rule (:func:`choose_strategy`) unless the domain knows better for its
+    backbone (nlp's contrastive fit where labels are few).
+
+    Example:
+        >>> selection_strategy(select("toy"), None, 8)  # doctest: +SKIP
+        ('linear-probe', 'auto: 8 examples in the rarest class <= 20')
+    """
+    requested = strategy or selection.preset.strategy
+    chosen, reason = choose_strategy(requested, min_per_class)
+    if requested == "auto":  # the domain may know better for its backbone (few labels)
+        chosen, reason = selection.domain.auto_strategy(selection.backbone, min_per_class) or (chosen, reason)
+    return chosen, reason
+
+
 def configure(
     selection: "Selection",
     labels: list[str],
@@ -225,9 +241,7 @@ def configure(
         except ValidationError as err:
             raise validation_error(err, model=HeadConfig) from None
     head_cfg = head or preset.head
-    chosen, reason = choose_strategy(strategy or preset.strategy, min_per_class)
-    if (strategy or preset.strategy) == "auto":  # the domain may know better for its backbone (few labels)
-        chosen, reason = selection.domain.auto_strategy(selection.backbone, min_per_class) or (chosen, reason)
+    chosen, reason = selection_strategy(selection, strategy, min_per_class)
     if chosen in ("linear-probe", "contrastive") and (head_cfg.hidden or head_cfg.dropout):
         # The probe is a logistic regression fitted on features: no hidden layer, nothing to drop out.
         head_cfg = head_cfg.model_copy(update={"hidden": [], "dropout": 0.0})

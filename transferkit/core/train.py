@@ -869,7 +869,7 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
          devices: int | str = 1, num_nodes: int = 1, distributed_strategy: str = "auto",
          **train_overrides: Any) -> "TrainResult | TransferPlan":
     from transferkit.core import budget
-    from transferkit.core.configure import choose_strategy, configure
+    from transferkit.core.configure import configure, selection_strategy
     from transferkit.core.devices import distributed_settings, is_distributed
     from transferkit.core.outputs import check_out, prepare_out
     from transferkit.core.plan_text import plan_data
@@ -918,9 +918,7 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     # Refused here, before any timing or training and in --dry-run: a model that cannot take these data.
     selection.domain.check_plan(selection, splits)
     if is_distributed(distributed):  # the strategy configure() will take: one that unfreezes is refused now
-        planned = choose_strategy(strategy or selection.preset.strategy, min(counts.values()))[0]
-        if (strategy or selection.preset.strategy) == "auto":
-            planned = (selection.domain.auto_strategy(selection.backbone, min(counts.values())) or (planned,))[0]
+        planned, _ = selection_strategy(selection, strategy, min(counts.values()))
         if planned in UNFREEZING:
             refuse_unfreezing_across_processes(planned)
     budget_plan = None
