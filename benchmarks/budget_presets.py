@@ -9,7 +9,11 @@ BreastMNIST (28 px grey ultrasound, the same small-native-size situation; offici
    backbone prefer small images upsampled to its own input size, or fed at the smaller size a trained
    backbone gets? Nested, repeated stratified CV AUROC of the linear probe on BreastMNIST train + val
    (the test split is not read), frozen EfficientNet-Lite0 features at 128 px and at 224 px.
-2. *runs*: the acceptance commands exactly as a user types them, with no ``--time-budget`` (the
+2. *weights* (evidence for ``medical/chest-xray``'s ``class_weights``): the preset with ``balanced`` (what
+   it inherits from ``medical/general``) and with ``none``, trained on BreastMNIST train under the default
+   budget and scored on its validation split, per seed, from a copy of the data without the test split;
+   ``weights_choice`` is the rule, fixed before the runs.
+3. *runs*: the acceptance commands exactly as a user types them, with no ``--time-budget`` (the
    default), once per seed::
 
        transferkit train --domain medical --preset medical/chest-xray --data breastmnist.npz --seed S --out M
@@ -27,6 +31,7 @@ Results go to benchmarks/results/budget_presets.json; the section "## Time budge
 the default budget" of docs/benchmarks.md is rendered from that file only (``--render-only``).
 
     python benchmarks/budget_presets.py --seeds 0,1,2
+    python benchmarks/budget_presets.py --stages weights --seeds 0,1,2 --reuse
     python benchmarks/budget_presets.py --stages runs --runs chest-xray --seeds 0 --reuse
     python benchmarks/budget_presets.py --render-only
 """
@@ -186,6 +191,69 @@ def select_sides(work: Path, cv: dict[str, Any]) -> dict[str, Any]:
             "seconds": time.perf_counter() - started}
 
 
+# Class weights of medical/chest-xray, chosen on the validation split (stage *weights*). The rule was
+# fixed before any of its runs: "none" replaces the shipped "balanced" only if it is more accurate by
+# argmax (MedMNIST's ACC) on validation, averaged over the seeds, while losing at most this much validation
+# AUROC (the preset's selection metric).
+WEIGHTS = ("balanced", "none")
+WEIGHTS_AUROC_SLACK = 0.01
+
+
+def trainval_npz(work: Path) -> Path:
+    """BreastMNIST's train and val splits only: what the selection trains on can never read the test split."""
+    import numpy as np
+
+    path = work / "breastmnist-trainval.npz"
+    if not path.is_file():
+        source = np.load(npz_path())
+        work.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **{k: source[k] for k in source.files if not k.startswith("test_")})
+    return path
+
+
+def weights_run(work: Path, weights: str, seed: int) -> dict[str, Any]:
+    """``medical/chest-xray`` with ``class_weights`` set, default budget, trained on train and scored on val."""
+    preset = work / f"chest-xray-{weights}.toml"
+    preset.write_text(f'id = "bench/chest-xray-{weights}"\nversion = "1"\ndomain = "medical"\n'
+                      f'extends = "medical/chest-xray"\ndescription = "medical/chest-xray, class_weights {weights}"'
+                      f'\n\n[train]\nclass_weights = "{weights}"\n', encoding="utf-8")
+    data, out = trainval_npz(work), work / "weights" / f"{weights}-seed{seed}"
+    if out.exists():
+        raise SystemExit(f"{out} exists (transferkit never overwrites a model): remove it or pass --work")
+    log = work / "logs" / f"weights-{weights}-seed{seed}.log"
+    train = common.run_command([*common.cli(), "train", "--domain", "medical", "--preset", str(preset),
+                                "--data", str(data), "--seed", str(seed), "--out", str(out)], log)
+    if train["returncode"] != 0:
+        raise SystemExit(f"train failed (class weights {weights}, seed {seed}); see {log}")
+    val, _ = common.run_json([*common.cli(), "evaluate", str(out), "--data", str(data), "--split", "val", "--json"],
+                             log)
+    return {"seed": seed, "auroc": val.get("auroc"), "accuracy_argmax": val.get("accuracy_argmax"),
+            "accuracy": val.get("accuracy"), "loss": val.get("loss"), "n_val": val.get("n"),
+            "train_seconds": train["seconds"], "plan": _plan(out)}
+
+
+def _shipped_weights() -> str:
+    from transferkit.core.presets import load_preset
+    from transferkit.core.registry import get_registry
+
+    return load_preset("medical/chest-xray", domain="medical", registry=get_registry()).train.class_weights
+
+
+def weights_choice(scores: dict[str, dict[str, Any]]) -> str:
+    """The rule fixed before the runs (see WEIGHTS_AUROC_SLACK), on mean validation figures.
+
+    Example:
+        >>> weights_choice({"balanced": {"seeds": [{"auroc": 0.90, "accuracy_argmax": 0.80}]},
+        ...                 "none": {"seeds": [{"auroc": 0.895, "accuracy_argmax": 0.82}]}})
+        'none'
+    """
+    mean = {w: {k: statistics.fmean(s[k] for s in r["seeds"]) for k in ("auroc", "accuracy_argmax")}
+            for w, r in scores.items()}
+    none, balanced = mean["none"], mean["balanced"]
+    better = none["accuracy_argmax"] > balanced["accuracy_argmax"]
+    return "none" if better and none["auroc"] >= balanced["auroc"] - WEIGHTS_AUROC_SLACK else "balanced"
+
+
 # ----------------------------------------------------------------------------- acceptance runs
 def _plan(out: Path) -> dict[str, Any]:
     """What the run chose: strategy, input size, the estimate and the reason (from the saved model)."""
@@ -289,6 +357,26 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| {name}{best} | {score['mean']:.3f} ± {score['sd']:.3f} |")
         lines += ["", "Hence the planner tries frozen features at the backbone's own size (224 px) before smaller "
                   "ones; a backbone that trains adapts to its input and is fed the smaller sizes.", ""]
+    weights = results.get("weights") or {}
+    if all(weights.get(w) for w in WEIGHTS):
+        lines += [f"**Class weights of `medical/chest-xray`** (figures used for selection, not test results): the "
+                  "preset with each setting, trained on BreastMNIST train with the default budget and scored on "
+                  f"its validation split ({weights['none']['seeds'][0]['n_val']} images; the data given to these "
+                  "runs hold no test split); mean ± sd over seeds "
+                  f"{', '.join(str(s['seed']) for s in weights['none']['seeds'])}:", "",
+                  "| class weights | val AUROC | val ACC (argmax) | val ACC at the operating point (chose the "
+                  "threshold: optimistic) | val log-loss | plan |", "|---|---|---|---|---|---|"]
+        for name in WEIGHTS:
+            plans = sorted({f"{s['plan']['strategy']} at {s['plan']['side']} px" for s in weights[name]["seeds"]})
+            lines.append(f"| {name} | " + " | ".join(common.cell(weights[name], key) for key in
+                         ("auroc", "accuracy_argmax", "accuracy", "loss")) + f" | {'; '.join(plans)} |")
+        choice = weights_choice(weights)
+        lines += ["", f"The rule, fixed before these runs: `none` replaces `balanced` only if its mean validation ACC "
+                  f"(argmax) is higher while its mean validation AUROC is at most {WEIGHTS_AUROC_SLACK} lower. "
+                  f"Chosen: `{choice}`; the preset ships `{_shipped_weights()}`. The question came from the acceptance "
+                  "runs' test ACC (argmax), scored with `balanced` in earlier sessions (their rows are in this file's "
+                  "git history): the validation figures above decided, and the winner ships whatever its test "
+                  "figures below are (docs/selection.md, rule 3).", ""]
     lines += ["**Acceptance runs** (test split scored once per seed; mean ± sd over seeds):", "",
               "```",
               "transferkit train --domain medical --preset medical/chest-xray --data breastmnist.npz --seed S --out M",
@@ -349,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
-    parser.add_argument("--stages", default="select,runs", help="comma list of: select, runs")
+    parser.add_argument("--stages", default="select,weights,runs", help="comma list of: select, weights, runs")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma list of: {', '.join(RUNS)}")
     parser.add_argument("--cv-repeats", type=int, default=3, help="repeats of the 5-fold CV in select")
     parser.add_argument("--skip", action="append", default=[], metavar="RUN=REASON",
@@ -375,6 +463,14 @@ def main(argv: list[str] | None = None) -> int:
         cv = {"folds": 5, "repeats": args.cv_repeats, "inner_folds": 3, "seed": 0}
         results["selection"] = select_sides(args.work, cv)
         common.save_results(args.results, results)
+    if "weights" in stages:
+        weights = results.setdefault("weights", {})  # a fresh record has none; --reuse adds to the saved seeds
+        for name in WEIGHTS:
+            done = weights.get(name, {}).get("seeds", [])
+            for seed in seeds:
+                done = [s for s in done if s["seed"] != seed] + [weights_run(args.work, name, seed)]
+                weights[name] = {"seeds": sorted(done, key=lambda s: s["seed"])}
+                common.save_results(args.results, results)
     for item in args.skip:
         run, _, reason = item.partition("=")
         results["runs"][run] = common.not_measured(reason)

@@ -78,3 +78,25 @@ def test_the_size_proxy_has_the_chest_x_ray_set_s_sizes_and_breastmnist_s_class_
     assert any(np.array_equal(np.roll(first, (a, b), axis=(0, 1)), moved) for a in range(-2, 3) for b in range(-2, 3))
     assert (tmp_path / "work" / "chest-xray-size.npz").stat().st_size > 0
     assert bench.size_proxy_npz(tmp_path / "work") == tmp_path / "work" / "chest-xray-size.npz"  # written once
+
+
+def test_the_class_weight_choice_follows_the_rule_fixed_before_the_runs_on_validation_figures():
+    """none replaces balanced only when it is more accurate by argmax on validation while losing at most
+    WEIGHTS_AUROC_SLACK of validation AUROC; the section prints the validation figures, says they chose,
+    and names what the preset ships (which may differ from the rule's choice until someone changes it)."""
+    bench = _module()
+
+    def weights(auroc, acc):
+        return {"seeds": [{"seed": s, "auroc": auroc, "accuracy_argmax": acc, "accuracy": acc, "loss": 0.4,
+                           "n_val": 78, "plan": {"strategy": "freeze-unfreeze", "side": 128}} for s in (0, 1)]}
+
+    slack = bench.WEIGHTS_AUROC_SLACK
+    assert bench.weights_choice({"balanced": weights(0.90, 0.80), "none": weights(0.90 - slack / 2, 0.81)}) == "none"
+    assert bench.weights_choice({"balanced": weights(0.90, 0.80), "none": weights(0.90 - 2 * slack, 0.85)}) == "balanced"
+    assert bench.weights_choice({"balanced": weights(0.90, 0.80), "none": weights(0.95, 0.80)}) == "balanced"
+    meta = {"date": "d", "machine": "m", "commands": ["c"]}
+    text = bench.render({"meta": meta, "runs": {},
+                         "weights": {"balanced": weights(0.90, 0.80), "none": weights(0.91, 0.84)}})
+    assert "figures used for selection, not test results" in text and "(78 images;" in text
+    assert "| none | 0.910 ± 0.000 | 0.840 ± 0.000 |" in text and "freeze-unfreeze at 128 px" in text
+    assert f"Chosen: `none`; the preset ships `{bench._shipped_weights()}`. The question" in text
