@@ -59,6 +59,31 @@ def test_frozen_batchnorm_stays_in_inference_mode(toy_registry):
     assert model.head.training
 
 
+@pytest.mark.parametrize("strategy", ["full", "freeze-unfreeze"])
+def test_training_keeps_frozen_batchnorm_statistics(toy_registry, strategy):
+    """Lightning (2.2 and later) never calls train() when fitting starts: the BatchNorm layers stayed in
+    the mode they were built in, so every step used batch statistics and overwrote the pretrained running
+    statistics the plan says are kept. A run must leave them as they were; a backbone trained from scratch
+    (train_bn) must update them."""
+    import torch
+
+    def running_stats(model):
+        return [m.running_mean.clone() for m in model.backbone.modules() if type(m).__name__ == "BatchNorm1d"]
+
+    data = toy_plugin.make_blobs(30, seed=3)
+    model = tk.configure(tk.select("toy"), ["a", "b"], strategy=strategy, epochs=3, lr=0.05, unfreeze_epoch=1)
+    before = running_stats(model)
+    tk.train(model, data)
+    assert before and all(torch.equal(a, b) for a, b in zip(before, running_stats(model)))
+
+    selection = tk.select("toy")
+    selection.backbone.from_scratch = True
+    scratch = tk.configure(selection, ["a", "b"], strategy=strategy, epochs=3, lr=0.05, unfreeze_epoch=1)
+    before = running_stats(scratch)
+    tk.train(scratch, data)
+    assert not all(torch.equal(a, b) for a, b in zip(before, running_stats(scratch)))
+
+
 def test_auto_strategy_depends_on_labels_per_class(toy_registry):
     few = tk.fit("toy", toy_plugin.make_blobs(10), dry_run=True)
     many = tk.fit("toy", toy_plugin.make_blobs(400), dry_run=True)

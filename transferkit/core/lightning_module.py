@@ -76,6 +76,14 @@ class TransferModule(pl.LightningModule):
         done = self.history[-1].get("elapsed_s") if self.history else None
         self._started = time.monotonic() - float(done or 0.0)
 
+    def on_train_epoch_start(self) -> None:
+        # Lightning (2.2 and later) never calls train() when fitting starts: the modules kept the mode they
+        # were built in, every BatchNorm layer normalised with batch statistics and overwrote its pretrained
+        # running statistics, whatever the plan said. train() applies the model's policy
+        # (TransferModel.train: frozen statistics unless train_bn). After each validation pass Lightning
+        # puts back the modes it found, i.e. these.
+        self.train()
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         inputs, targets = batch
         logits = self.model(inputs)
