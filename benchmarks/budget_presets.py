@@ -376,7 +376,9 @@ def render(results: dict[str, Any]) -> str:
                   f"Chosen: `{choice}`; the preset ships `{_shipped_weights()}`. The question came from the acceptance "
                   "runs' test ACC (argmax), scored with `balanced` in earlier sessions (their rows are in this file's "
                   "git history): the validation figures above decided, and the winner ships whatever its test "
-                  "figures below are (docs/selection.md, rule 3).", ""]
+                  "figures below are (docs/selection.md, rule 3). The selection ran a second time after a fix to "
+                  "training (frozen BatchNorm statistics had been overwritten by every training step), before any "
+                  "test figure of the fixed code was read; the first run, in this file's history, chose the same.", ""]
     lines += ["**Acceptance runs** (test split scored once per seed; mean ± sd over seeds):", "",
               "```",
               "transferkit train --domain medical --preset medical/chest-xray --data breastmnist.npz --seed S --out M",

@@ -610,13 +610,31 @@ def round_spread(workers: dict[str, dict[str, Any] | None]) -> str:
             + "; ".join(parts) + ".")
 
 
+def repeats_text(runs: dict[str, Any]) -> str:
+    """How many timed repeats the medians are of: sections are re-run in parts (--reuse), with different counts.
+
+    Example:
+        >>> repeats_text({"vision": {"result": {"floor": {"seconds": [1, 2, 3]}, "fit_full": {"seconds": [1] * 5}}}})
+        '3 to 5 repeats (section 2: each round below)'
+        >>> repeats_text({"nlp": {"result": {"fit_full": {"seconds": [1, 2, 3]}}}})
+        '3 repeats'
+    """
+    counts = {len(v["seconds"]) for run in runs.values() if isinstance(run, dict)
+              for v in (run.get("result") or {}).values() if isinstance(v, dict) and v.get("seconds")}
+    if not counts:
+        return "the repeats"
+    if len(counts) == 1:
+        return f"{counts.pop()} repeats"
+    return f"{min(counts)} to {max(counts)} repeats (section 2: each round below)"
+
+
 def render(results: dict[str, Any]) -> str:
     meta, runs = results["meta"], results["runs"]
     warm = ", ".join(f"{d} {runs[d].get('warmup', 0)}" for d in ("vision", "nlp") if d in runs) or "none"
     lines = [SECTION, "",
              f"Measured on {meta['machine']}, load average {meta['load_before']} before and {meta.get('load_after', '?')} "
              f"after the run (the CPU is shared: absolute times are noisy, so every figure is a ratio of two things "
-             f"measured in the same run, repeats interleaved, medians of {meta['repeats']} repeats; untimed warm-up "
+             f"measured in the same run, repeats interleaved, medians of {repeats_text(runs)}; untimed warm-up "
              f"rounds first: {warm}). "
              "Seconds include loading the backbone from disk and exclude the Python imports, except in rows "
              "marked *subprocess*.", ""]
