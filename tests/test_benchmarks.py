@@ -216,7 +216,7 @@ def test_vision_section_labels_selection_and_test_figures():
     assert "not measured (not run)" in bench.render(results)
 
 
-@pytest.mark.parametrize("name", ["common", "selection", "vision_hymenoptera", "nlp_agnews"])
+@pytest.mark.parametrize("name", ["common", "selection", "vision_hymenoptera", "nlp_agnews", "speed", "budget_presets"])
 def test_docstring_examples_run(name):
     import doctest
 
