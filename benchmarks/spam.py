@@ -19,7 +19,8 @@
 
 Runs use the Python API (``tk.fit``: what ``transferkit train`` calls) in one process, to pay the import
 cost once on a shared CPU. Results go to benchmarks/results/spam.json (``--results``); the section "## Spam: SMS and Enron-Spam" of
-docs/benchmarks.md is rendered from that file only, and a cell not measured says so and why.
+docs/benchmarks.md and the section "## Figures" of docs/spam.md (``--guide``) are rendered from that file only,
+and a cell not measured says so and why.
 
     python benchmarks/spam.py                                   # every part, TF-IDF and MiniLM, 3 seeds
     python benchmarks/spam.py --families tfidf                   # the fast family only
@@ -144,6 +145,18 @@ def _carry_cell(carry: dict[str, Any] | None) -> str:
     return f"{carry.get('carry')}{strength}{score}"
 
 
+def _corpus_runs(runs: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(corpus, family, result) of each corpus run measured or recorded, in the tables' order."""
+    return [(corpus, family, runs[f"{corpus}/{family}"]) for corpus in CORPORA for family in FAMILIES
+            if f"{corpus}/{family}" in runs]
+
+
+def _figure_cells(result: dict[str, Any], digits: int) -> str:
+    """A corpus run's figures and train time, as table cells."""
+    return (" | ".join(common.cell(result, k, digits) for k in ("accuracy", "spam_f1", "auroc", "fpr"))
+            + f" | {common.time_cell(result)}")
+
+
 def render(results: dict[str, Any]) -> str:
     """The docs section, from results.json only."""
     meta, runs = results["meta"], results.get("runs", {})
@@ -153,19 +166,14 @@ def render(results: dict[str, Any]) -> str:
              "of legitimate mail flagged at the threshold the preset's policy chose on validation data.", ""]
     lines += ["| corpus | model | accuracy | spam F1 | AUROC | legit-mail FPR | train time |",
               "|---|---|---|---|---|---|---|"]
-    for corpus in CORPORA:
-        for family in FAMILIES:
-            result = runs.get(f"{corpus}/{family}")
-            if result is None:
-                continue
-            lines.append(f"| {CORPUS_NAMES[corpus]} (`{CORPORA[corpus]}`) | {FAMILY_NAMES[family]} | "
-                         + " | ".join(common.cell(result, k, 4) for k in ("accuracy", "spam_f1", "auroc", "fpr"))
-                         + f" | {common.time_cell(result)} |")
-            if "seeds" in result and any("baseline" in s for s in result["seeds"]):
-                base = {"seeds": [s["baseline"] for s in result["seeds"] if "baseline" in s]}
-                lines.append("| | TF-IDF baseline fitted by the same run, same split | "
-                             + " | ".join(common.cell(base, k, 4) for k in ("accuracy", "spam_f1", "auroc", "fpr"))
-                             + " | |")
+    for corpus, family, result in _corpus_runs(runs):
+        lines.append(f"| {CORPUS_NAMES[corpus]} (`{CORPORA[corpus]}`) | {FAMILY_NAMES[family]} | "
+                     f"{_figure_cells(result, 4)} |")
+        if "seeds" in result and any("baseline" in s for s in result["seeds"]):
+            base = {"seeds": [s["baseline"] for s in result["seeds"] if "baseline" in s]}
+            lines.append("| | TF-IDF baseline fitted by the same run, same split | "
+                         + " | ".join(common.cell(base, k, 4) for k in ("accuracy", "spam_f1", "auroc", "fpr"))
+                         + " | |")
     sms = runs.get("sms/tfidf")
     if sms and "seeds" in sms:
         ok = all(s["accuracy"] >= 0.985 and s["spam_f1"] >= 0.94 for s in sms["seeds"])
@@ -217,6 +225,83 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+GUIDE = common.ROOT / "docs" / "spam.md"
+GUIDE_SECTION = "## Figures"
+
+
+def _paired(adapted: dict[str, Any], alone: dict[str, Any]) -> tuple[str, int]:
+    """Macro-F1 of each seed, adapted against alone, and on how many seeds the adapted run is level or ahead.
+
+    Example:
+        >>> _paired({"seeds": [{"seed": 0, "f1_macro": 0.9}, {"seed": 1, "f1_macro": 0.8}]},
+        ...         {"seeds": [{"seed": 0, "f1_macro": 0.85}, {"seed": 1, "f1_macro": 0.82}]})
+        ('0.900 / 0.850, 0.800 / 0.820', 1)
+    """
+    alone_by_seed = {s["seed"]: s["f1_macro"] for s in alone.get("seeds", [])}
+    pairs = [(s["f1_macro"], alone_by_seed[s["seed"]]) for s in adapted.get("seeds", []) if s["seed"] in alone_by_seed]
+    return ", ".join(f"{a:.3f} / {b:.3f}" for a, b in pairs), sum(a >= b for a, b in pairs)
+
+
+def render_guide(results: dict[str, Any]) -> str:
+    """docs/spam.md's "## Figures" section, from results.json only: what a reader of the guide needs, with
+    the full tables and commands left to docs/benchmarks.md."""
+    meta, runs = results["meta"], results.get("runs", {})
+    lines = [GUIDE_SECTION, "",
+             f"Written by `benchmarks/spam.py` from `benchmarks/results/spam.json`; the full tables and the commands "
+             f"are in [benchmarks.md](benchmarks.md#spam-sms-and-enron-spam). Measured {meta.get('date', '')} on "
+             f"{meta.get('machine', '')}, a CPU shared with other jobs, so times are upper bounds. Fixed-seed 80/20 "
+             "splits, test figures, mean ± sd over seeds; nothing is chosen on the test split. 'Legitimate mail "
+             "flagged' is the test false-positive rate at the threshold the preset chose on validation data.", "",
+             "| corpus, preset | model | accuracy | spam F1 | AUROC | legitimate mail flagged | train time |",
+             "|---|---|---|---|---|---|---|"]
+    for corpus, family, result in _corpus_runs(runs):
+        lines.append(f"| {CORPUS_NAMES[corpus]}, `{CORPORA[corpus]}` | `{FAMILIES[family]}` | "
+                     f"{_figure_cells(result, 3)} |")
+    sms = runs.get("sms/tfidf")
+    if sms and "seeds" in sms:
+        ok = all(s["accuracy"] >= 0.985 and s["spam_f1"] >= 0.94 for s in sms["seeds"])
+        rates = [s["fpr"] for s in sms["seeds"] if s.get("fpr") is not None]
+        lines += ["", f"The SMS acceptance figures (`spam/tfidf-linear`, accuracy >= 0.985 and spam F1 >= 0.94) are "
+                  f"{'met on every seed' if ok else 'not met on every seed'}. The false-positive bound of `spam/sms` "
+                  "(0.5%) is applied on validation data, so the test rate scatters around it"
+                  + (f" ({min(rates):.2%} to {max(rates):.2%})." if rates else ".")]
+    speed = {k: v for k, v in runs.items() if k.startswith("speed/") and "per_second" in v}
+    if speed:
+        parts = [f"{value['per_second']:,.0f} {'SMS' if key.endswith('/sms') else 'e-mails'} a second for "
+                 f"`{FAMILIES[key.split('/')[1]]}`" for key, value in sorted(speed.items())]
+        lines += ["", "Throughput of `predict` (in-process, after loading, 1,000 test messages): " + "; ".join(parts) + "."]
+    artifacts = [f"{CORPUS_NAMES[key.split('/')[1]]} {value['megabytes']:.1f} MB ("
+                 + ", ".join(f"`{name}` {size / 1e6:.1f} MB" for name, size in sorted(value["files"].items())
+                             if size >= 5e5) + ")"
+                 for key, value in sorted(runs.items()) if key.startswith("generic/") and "files" in value]
+    if artifacts:
+        lines += ["", "A generic TF-IDF model trained on all of a corpus, on disk (files of 0.5 MB and more): "
+                  + "; ".join(artifacts) + "."]
+    pairs = sorted({key.split("/")[1] for key in runs if key.startswith("transfer/")})
+    rows = []
+    for pair in pairs:
+        source, target = pair.split("-")
+        for size in SIZES:
+            adapted, alone = runs.get(f"transfer/{pair}/{size}/adapted"), runs.get(f"transfer/{pair}/{size}/alone")
+            if not adapted or not alone or "not_measured" in adapted or "not_measured" in alone:
+                continue
+            chosen = ", ".join(_carry_cell(s.get("carry")).split(" (")[0] for s in adapted["seeds"] if "carry" in s)
+            per_seed, ahead = _paired(adapted, alone)
+            rows.append(f"| {CORPUS_NAMES[source]} -> {CORPUS_NAMES[target]} | {size} | "
+                        f"{common.cell(adapted, 'f1_macro')} ({common.cell(adapted, 'auroc')}) | "
+                        f"{common.cell(alone, 'f1_macro')} ({common.cell(alone, 'auroc')}) | {chosen} | "
+                        f"{per_seed} ({ahead} of {len(adapted['seeds'])}) |")
+    if rows:
+        lines += ["", "Generic to specific (`spam/tfidf-linear`, preset `spam/generic`; see "
+                  "[Generic to specific](#generic-to-specific)): macro-F1 (AUROC) on 1,000 held-out messages of the "
+                  "target corpus, adapted from the generic model against the same labels alone; the carry-over each "
+                  "seed's cross-validation chose; macro-F1 per seed, adapted / alone (seeds on which the adapted run "
+                  "is level or ahead).", "",
+                  "| generic -> target | labels | adapted | the same labels alone | carry-over chosen | per seed |",
+                  "|---|---|---|---|---|---|", *rows]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -229,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[], metavar="KEY=REASON",
                         help="record a run (e.g. enron/minilm) as not measured, with the reason (repeatable)")
     common.add_output_options(parser, "spam")
+    parser.add_argument("--guide", type=Path, default=GUIDE, help="the guide whose '## Figures' section is written")
     args = parser.parse_args(argv)
     results_path = args.results
     if args.render_only:
@@ -274,7 +360,13 @@ def main(argv: list[str] | None = None) -> int:
                     if "not_measured" not in results["runs"].get(key, {}):
                         results["runs"][key] = run_speed(family, corpus, corpora[corpus], args.work)
                         save()
-    return common.publish(args, SECTION, render(results))
+    code = common.publish(args, SECTION, render(results))
+    guide = render_guide(results)
+    print(guide)
+    if not args.no_doc:  # the guide's figures come from the same results, never typed by hand
+        common.write_section(args.guide, GUIDE_SECTION, guide)
+        print(f"wrote {GUIDE_SECTION!r} into {args.guide}")
+    return code
 
 
 if __name__ == "__main__":

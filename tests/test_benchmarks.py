@@ -173,6 +173,45 @@ def test_medical_candidates_cover_the_shipped_preset():
     assert list(bench.CANDIDATES)[0] == "224 px, raw"  # the simplest first: it wins ties
 
 
+# ----------------------------------------------------------------------------- spam
+def _spam_results():
+    corpus = lambda acc, f1: {"seeds": [{"seed": s, "accuracy": acc + s / 1000, "spam_f1": f1, "auroc": 0.99,  # noqa: E731
+                                         "fpr": 0.002 * (s + 1), "seconds": 6} for s in range(3)]}
+    transfer = lambda f1s: {"seeds": [{"seed": s, "f1_macro": f, "spam_f1": f, "auroc": 0.97, "fpr": 0.0,  # noqa: E731
+                                       "carry": {"carry": "replay", "strength": 0.3, "cv_roc_auc": 0.9}}
+                                      for s, f in enumerate(f1s)]}
+    return {"meta": {"date": "2026-11-29", "machine": "x86_64", "commands": ["python benchmarks/spam.py"]},
+            "runs": {"sms/tfidf": corpus(0.99, 0.96), "sms/minilm": corpus(0.97, 0.90),
+                     "enron/tfidf": corpus(0.98, 0.97),
+                     "enron/minilm": {"not_measured": "no time"},
+                     "transfer/enron-sms/200/adapted": transfer([0.90, 0.80, 0.85]),
+                     "transfer/enron-sms/200/alone": {"seeds": [{**row, "f1_macro": 0.84} for row in
+                                                                transfer([0, 0, 0])["seeds"]]},
+                     "speed/tfidf/sms": {"messages": 1000, "seconds": 0.5, "per_second": 2000.0},
+                     "generic/enron": {"messages": 5172, "megabytes": 8.0,
+                                       "files": {"model.safetensors": 3_400_000, "generic_sample.npz": 4_550_000,
+                                                 "transferkit.json": 50_000}}}}
+
+
+def test_spam_guide_figures_are_rendered_from_the_results(tmp_path):
+    bench = _load("spam")
+    text = bench.render_guide(_spam_results())
+    assert text.startswith("## Figures\n")
+    assert "| SMS Spam Collection, `spam/sms` | `spam/tfidf-linear` | 0.991 ± 0.001 | 0.960 ± 0.000 |" in text
+    assert "not measured (no time)" in text  # a gap says why, in the guide as in benchmarks.md
+    assert "met on every seed" in text and "(0.20% to 0.60%)" in text
+    assert "2,000 SMS a second for `spam/tfidf-linear`" in text
+    assert "Enron-Spam mailbox 1 8.0 MB (`generic_sample.npz` 4.5 MB, `model.safetensors` 3.4 MB)" in text
+    assert "| replay s=0.3, replay s=0.3, replay s=0.3 | 0.900 / 0.840, 0.800 / 0.840, 0.850 / 0.840 (2 of 3) |" in text
+    saved, doc, guide = tmp_path / "spam.json", tmp_path / "benchmarks.md", tmp_path / "spam.md"
+    saved.write_text(json.dumps(_spam_results()))
+    guide.write_text("# Spam\n\n## Throughput\n\nkeep\n\n## Figures\n\nold 0.5\n")
+    assert bench.main(["--render-only", "--results", str(saved), "--doc", str(doc), "--guide", str(guide)]) == 0
+    written = guide.read_text()
+    assert "## Throughput\n\nkeep\n\n## Figures\n\nWritten by `benchmarks/spam.py`" in written
+    assert "old 0.5" not in written and "## Spam: SMS and Enron-Spam" in doc.read_text()
+
+
 # ----------------------------------------------------------------------------- vision
 def test_vision_test_split_is_carved_from_train_reproducibly(tmp_path):
     bench = _load("vision_hymenoptera")
@@ -216,7 +255,7 @@ def test_vision_section_labels_selection_and_test_figures():
     assert "not measured (not run)" in bench.render(results)
 
 
-@pytest.mark.parametrize("name", ["common", "selection", "vision_hymenoptera", "nlp_agnews", "speed", "budget_presets"])
+@pytest.mark.parametrize("name", ["common", "selection", "vision_hymenoptera", "nlp_agnews", "speed", "budget_presets", "spam"])
 def test_docstring_examples_run(name):
     import doctest
 

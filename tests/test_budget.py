@@ -430,3 +430,125 @@ def test_a_domains_contrastive_choice_is_estimated_and_gives_way_to_the_probe_wh
     # A strategy the user chose is kept, with its estimate.
     chosen = budget.plan_budget(selection, splits, ["a", "b"], "contrastive", 60.0, {}, timer=lambda: 0.0)
     assert chosen.strategy == "contrastive" and chosen.estimate["seconds"] > 60
+
+
+# --------------------------------------------------------------------------- the timing's own share of the budget
+def _slow_timings(monkeypatch, clock, seconds_at_128, fb_ms_at_128=10.0):
+    """Per-example times as _timed_by_pixels gives them, and a timing that moves ``clock`` by
+    ``seconds_at_128`` a forward+backward pass at 128 px: a third of that for the forward pass, half for the
+    top groups', scaled by the pixels (a slow or busy machine). Each timing recorded (side, backward, top)."""
+    calls = []
+
+    def measure(backbone, domain, preset, items, targets, *, backward=True, top_groups=0, forward=True,
+                batch_size=16, timer=None):
+        side = preset.preprocess.get("image_size")
+        scale = (side / 128) ** 2 if side else 1.0
+        calls.append((side, backward, top_groups))
+        clock.t += seconds_at_128 * scale * (forward / 3 + backward + (top_groups > 0) / 2)
+        return budget.StepTimes(0.0, 0.0, fb_ms_at_128 / 3e3 * scale, fb_ms_at_128 / 1e3 * scale if backward else None,
+                                16, "cpu", fb_ms_at_128 / 2e3 * scale if top_groups else None, top_groups)
+
+    monkeypatch.setattr(budget, "measure_steps", measure)
+    return calls
+
+
+def test_timing_stops_at_its_share_of_the_budget_and_drops_what_it_did_not_time(monkeypatch):
+    selection, splits = _image_selection()
+    timer = _FakeClock()  # the timer plan_budget reads: it moves only while a (fake) timing runs
+    # 24 s to time forward+backward at 128 px (8 s the forward pass alone). A 2 min budget keeps a quarter,
+    # 30 s, for timing: after the linear probe and freeze-unfreeze at 64 px (8 s), timing 128 px would take
+    # 32 s more, over the 30 s; 96 px (18 s more) still fits. Uncapped, 128 px was timed (40 s in all) and
+    # chosen.
+    calls = _slow_timings(monkeypatch, timer, seconds_at_128=24.0)
+    plan = budget.plan_budget(selection, splits, ["a", "b"], None, 120.0, {}, timer=timer)
+    assert calls == [(64, False, 0), (64, True, 0), (96, True, 0)]
+    assert timer.t <= 0.25 * 120 and plan.estimate["timing_seconds"] == pytest.approx(timer.t)
+    assert (plan.strategy, plan.choice["side"]) == ("freeze-unfreeze", 96)
+    assert plan.estimate["not_timed"] == [{"plan": "freeze-unfreeze at 128 px", "why_dropped": (
+        "not timed: timing it would have taken more of the 2.0 min budget than the 30 s kept for timing")}]
+    assert any(note.startswith("not timed, so not considered: freeze-unfreeze at 128 px;") for note in plan.notes)
+    assert "it was not timed: timing it would have taken more of the 2.0 min budget" in plan.reason, plan.reason
+    assert "best plan timed that fits" in plan.reason
+    assert "freeze-unfreeze at 128 px" not in {a["plan"] for a in plan.estimate["alternatives"]}
+
+
+def test_the_cheapest_plan_is_timed_whatever_the_cap_and_a_spent_budget_is_said_plainly(monkeypatch):
+    selection, splits = _image_selection()
+    timer = _FakeClock()  # the timer plan_budget reads: it moves only while a (fake) timing runs
+    # Timing is so slow that the forward pass at 64 px alone (about 167 s) takes the whole 2 min budget: the
+    # linear probe at 64 px is still timed and chosen, and nothing more is timed.
+    calls = _slow_timings(monkeypatch, timer, seconds_at_128=2000.0)
+    plan = budget.plan_budget(selection, splits, ["a", "b"], None, 120.0, {}, spent=10.0, timer=timer)
+    assert calls == [(64, False, 0)]
+    assert (plan.strategy, plan.choice["side"]) == ("linear-probe", 64)
+    assert plan.estimate["spent_before_training"] is True
+    assert "the 2.0 min budget was spent before training, so the cheapest plan, linear-probe at 64 px" in plan.reason
+    # Where the time went, and by how much the run will exceed its budget: 10 s loading, 167 s timing, and
+    # the probe's own 7 s or so.
+    spent = 10.0 + 2000.0 / 4 / 3
+    over = spent - 120.0 + plan.estimate["seconds"]
+    assert plan.notes[0] == (
+        f"the 2.0 min time budget is already spent: loading the model, reading the data and timing took "
+        f"{budget.format_seconds(spent)} (timing {budget.format_seconds(spent - 10)}); the cheapest plan, "
+        f"linear-probe at 64 px, runs anyway (about {budget.format_seconds(plan.estimate['seconds'])} in full), "
+        f"so the run will exceed its budget by about {budget.format_seconds(over)}"), plan.notes[0]
+
+
+def test_a_chosen_strategy_is_timed_forward_and_its_backward_pass_estimated_when_over_the_cap(monkeypatch):
+    # The user's (or the preset's) strategy is the only plan: its forward pass is always timed, but timing
+    # back-propagation (3 times the forward pass here) would take the timing past its 30 s: it is estimated.
+    selection, splits = _text_selection()
+    timer = _FakeClock()  # the timer plan_budget reads: it moves only while a (fake) timing runs
+    calls = _slow_timings(monkeypatch, timer, seconds_at_128=60.0)  # forward 20 s, forward+backward 60 s
+    plan = budget.plan_budget(selection, splits, ["a", "b"], "full", 120.0, {}, timer=timer)
+    assert calls == [(None, False, 0)] and timer.t == pytest.approx(20.0)
+    assert plan.strategy == "full"
+    assert any(note.startswith("forward+backward not timed (timing it would have taken more of the 2.0 min budget "
+                               "than the 30 s kept for timing): estimated as 3 forward passes") for note in plan.notes)
+    assert "forward+backward not timed (counted as 3 forward passes)" in plan.estimate["how"]
+    # The estimate is the same as with a forward+backward pass measured at 3 forward passes.
+    forward = 10.0 / 3e3
+    times = budget.StepTimes(0.0, 0.0, forward, 3 * forward, 16, "cpu")
+    expected = budget.estimate_plans(times, n_train=32, n_val=8, n_test=0, feature_dim=8,
+                                     train=selection.preset.train.model_dump(), random_augmentation=False,
+                                     strategies=("full",))["full"]
+    assert plan.estimate["seconds"] == pytest.approx(expected, abs=0.1)
+
+
+def test_timing_cap_and_timing_work():
+    assert budget.timing_cap(120.0, 0.0) == 30.0 and budget.timing_cap(120.0, 110.0) == 10.0
+    assert budget.timing_cap(120.0, 300.0) == 0.0
+    times = budget.StepTimes(0.0, 0.0, 0.01, None, 10, "cpu")
+    # Forward alone: warm-up + 2 timed passes of 10 examples; back-propagation unmeasured: 3 forward passes.
+    assert budget.timing_work(times) == pytest.approx(0.3)
+    assert budget.timing_work(times, forward=False, backward=True) == pytest.approx(0.9)
+
+
+def test_a_run_past_its_budget_says_by_how_much():
+    with budget.deadline(None, budget=(100.0, 120.0)):
+        assert budget.overrun_note(now=200.0) is None
+        assert budget.overrun_note(now=438.0) == (
+            "the run exceeded its 2.0 min time budget by 3.6 min (5.6 min before writing the model)")
+    assert budget.overrun_note(now=438.0) is None  # outside a budgeted run
+
+
+# --------------------------------------------------------------------------- the time left in progress lines
+def test_progress_claims_no_time_left_once_the_budget_is_spent(toy_registry, monkeypatch):
+    import io
+
+    from transferkit.core.progress import Reporter, time_left
+
+    assert time_left(150, None) == "about 2 min 30 s left" and time_left(150, 40.4).startswith("about 40 s left")
+    assert time_left(150, 0.0) == time_left(5, -1) == "time budget spent: training stops now"
+    clock = _FakeClock()
+    monkeypatch.setattr(budget, "clock", clock)
+    _ticking_backbone(monkeypatch, clock)
+    stream = io.StringIO()
+    # 30 s (about 25 s for training): the first step ends at 16 s, the second at 32 s, past the budget.
+    run = tk.fit("toy", toy_plugin.make_blobs(30, seed=3), strategy="full", epochs=10, time_budget="30s",
+                 progress=Reporter("plain", stream, interval=0))
+    assert any("part of epoch 1" in note for note in run.notes), run.notes
+    lines = [line for line in stream.getvalue().splitlines() if "epoch 1/10" in line]
+    assert "batch 1/3" in lines[0] and "left" in lines[0]  # within the budget: time left, as before
+    spent = [line for line in lines if "batch 2/3" in line or "done in" in line]
+    assert spent and all(line.endswith("time budget spent: training stops now") for line in spent), lines

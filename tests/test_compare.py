@@ -179,7 +179,7 @@ def test_output_folder_is_checked_before_any_work(registry: Any, blobs: Path, tm
     assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
     model_dir = tmp_path / "a-model"
     model_dir.mkdir()
-    (model_dir / "transferkit.json").write_text("{}")
+    (model_dir / "transferkit.json").write_text('{"format_version": 1, "domain": "toy"}')
     with pytest.raises(UsageError, match="holds a transferkit model"):
         compare("toy", blobs, out=model_dir, per_class=[4], model="toy/mlp.pretrained")
     with pytest.raises(UsageError, match="no pretrained weights"):

@@ -129,3 +129,44 @@ def test_sigterm_from_outside_is_never_success(setup):
     assert proc.wait() == 143, "".join(lines) + rest
     assert "--resume" in rest.strip().splitlines()[-1]
     assert not (out / "transferkit.json").exists() and (out / "run" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_killed_run_is_named_and_resumed_only_with_its_own_arguments(setup):
+    """After a kill: evaluate says the folder is an unfinished run and how to continue it; --resume with
+    another seed is refused before any work (its first epochs trained on the first seed's split); a new run
+    without --resume says, before it starts, that it replaces the unfinished one."""
+    root, base, _ = setup
+    out = root / "killed-then-misused"
+    args = [*base, *options(root, "full"), "--out", str(out)]
+    assert run(args, "step:9:KILL").returncode == -signal.SIGKILL
+    checkpoint = out / "run" / "checkpoints" / "last.ckpt"
+    assert checkpoint.is_file()
+
+    evaluated = run(["evaluate", str(out), "--data", str(root / "val.npz")])
+    assert evaluated.returncode != 0
+    assert "an unfinished training run, not a model yet" in evaluated.stderr and "--resume" in evaluated.stderr
+
+    saved = checkpoint.read_bytes()
+    other_seed = [a if a != "7" else "8" for a in args]
+    refused = run([*other_seed, "--resume"])
+    assert refused.returncode == 2, refused.stderr
+    assert "--resume: this run was started with --seed 7, not 8" in refused.stderr
+    assert checkpoint.read_bytes() == saved and not (out / "transferkit.json").exists()
+
+    fresh = run(args)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "holds an unfinished run" in fresh.stderr and "starts afresh" in fresh.stderr
+
+
+def test_a_users_own_transferkit_json_does_not_make_a_folder_a_model(setup):
+    """A file merely named transferkit.json (a user's config) must not let a save replace the user's files."""
+    root, base, _ = setup
+    out = root / "users-folder"
+    out.mkdir()
+    mine = {"transferkit.json": '{"my": "config"}', "metrics.json": "my thesis", "report.html": "mine"}
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    refused = run([*base, *options(root, "full"), "--out", str(out)])
+    assert refused.returncode == 2, refused.stderr
+    assert "holds no transferkit model or run" in refused.stderr
+    assert {p.name: p.read_text() for p in out.iterdir()} == mine

@@ -338,9 +338,12 @@ def datasets(
     wide: bool = typer.Option(False, "--wide", help=WIDE_HELP),
 ) -> None:
     """List the public datasets the registry knows, and whether the local mirror has them."""
-    from transferkit.datasets.registry import dataset_status
+    from transferkit.datasets.registry import ENV, data_root, dataset_status
 
     rows = [dataset_status(spec) for spec in sorted(get_registry().datasets.values(), key=lambda d: d.name)]
+    root = data_root()  # "missing" means something else when no mirror was searched at all
+    mirror = (f"local copies: {ENV} (`--wide` shows paths and sources)" if root is not None else
+              f"no local copy searched: set {ENV} (here ../shared/datasets)")
     if as_json:
         return _emit_json(rows)
     if wide:
@@ -348,7 +351,7 @@ def datasets(
         return _listing(["dataset", "domain", "local copy", "licence", "source"], table, wide=True, prose=["licence"])
     table = [[r["name"], r["domain"], "[green]yes[/]" if r["local"] else "[red]missing[/]", r["license"]] for r in rows]
     _listing(["dataset", "domain", "local", "licence"], table, wide=False,
-             notes=["local copies: TRANSFERKIT_DATA_DIR (`--wide` shows paths and sources)"])
+             notes=[mirror])
 
 
 def _read_options(text_cols: list[str], label_col: Optional[str], extra: list[str]) -> dict[str, Any]:

@@ -31,7 +31,31 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def is_artifact(path: Path) -> bool:
-    return (Path(path) / META_FILE).is_file()
+    """Whether ``path`` holds a model transferkit wrote: a ``transferkit.json`` that is transferkit's own.
+
+    A file of that name alone proves nothing (a user's config may be called so), and a folder taken for a
+    model is one whose files a save may replace: the file must be a JSON object with transferkit's format
+    version and a domain, as every artifact since the first has had.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / META_FILE).write_text('{"my": "config"}')
+        >>> is_artifact(folder)
+        False
+        >>> _ = (folder / META_FILE).write_text('{"format_version": 1, "domain": "spam"}')
+        >>> is_artifact(folder)
+        True
+    """
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        return False
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("format_version"), int) \
+        and isinstance(meta.get("domain"), str)
 
 
 STAGING_DIR = ".transferkit-staging"  # inside the output folder: same disk, so moving files in is a rename
@@ -127,6 +151,12 @@ def read_meta(path: Path) -> dict[str, Any]:
     path = Path(path)
     meta_path = path / META_FILE
     if not meta_path.is_file():
+        from transferkit.core.outputs import resume_command, unfinished_run
+
+        run = unfinished_run(path)
+        if run is not None:  # killed or interrupted before its model was saved: say how to continue it
+            raise ArtifactError(f"an unfinished training run, not a model yet (its last complete epoch is in "
+                                f"{run['checkpoint']})", file=path, fix=f"continue it: {resume_command(run)}")
         previous = path.with_name(f".{path.name}.previous")
         hint = f"an interrupted save left the last complete model in {previous}" if is_artifact(previous) else (
             "point at a folder written by `transferkit train`"
@@ -206,6 +236,7 @@ def load(path: str | Path) -> "TransferModel":
     positive = meta.get("threshold", {}).get("positive")
     model.positive = meta["labels"].index(positive) if positive in meta["labels"] else None
     model.meta = meta
+    model.folder = path  # where it was loaded from: evaluate warns about a newer unfinished run there
     model.eval()
     return model
 

@@ -10,8 +10,11 @@
    and, for ``auto``, takes the best plan that fits. A plan is a strategy *and* an input size: images
    smaller than the backbone's input are fed, for a backbone that trains, at sizes suited to their native
    size (:func:`training_sides`), and frozen features come first at the backbone's own size
-   (:func:`candidate_plans` says which plan is "best" and why). The choice is recorded in the run folder,
-   so that ``--resume`` continues the same plan (:func:`record_choice`).
+   (:func:`candidate_plans` says which plan is "best" and why). The timing takes at most a quarter of the
+   budget (:data:`TIMING_SHARE`): the cheapest plan is always timed, and plans whose timing would go past
+   the cap are dropped as "not timed". A budget spent before training is said plainly, and the run's notes
+   say by how much it was exceeded (:func:`overrun_note`). The choice is recorded in the run folder, so
+   that ``--resume`` continues the same plan (:func:`record_choice`).
 3. Training stops gracefully at the budget (:func:`time_budget_callback`): at the end of an epoch when the
    next one would not finish in time, or after the current step when the time is spent; the best epoch's
    weights are kept as in any run.
@@ -61,6 +64,16 @@ TOP_GROUPS = 2
 SAMPLE_MAX = 64
 TRAINER_OVERHEAD_S = 5.0  # Lightning start-up, checkpoint writes
 SAVE_S = 5.0  # writing the artifact and its report
+# The most of the budget the timing may take. Timing only buys a better choice of plan, and that is worth
+# something only while the plan keeps most of the budget to run in: a quarter leaves three quarters to the
+# run. (Uncapped, a 2 min budget on a busy CPU went to loading, reading and timing more than twice over.)
+# The cheapest plan is timed whatever the cap: without its estimate no plan could be chosen, nor the time
+# kept for scoring and saving be known.
+TIMING_SHARE = 0.25
+# Passes a timing runs at each step: one untimed warm-up, then measure_steps' default repeats.
+_TIMED_PASSES = 1 + 2
+# Forward+backward against forward alone, where only the forward pass was timed (estimate_plans' own rule).
+_BACKWARD_FACTOR = 3.0
 # The clock the budget is counted on (fit() and the stop callback share it; tests replace it).
 clock: Callable[[], float] = time.monotonic
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
@@ -333,7 +346,7 @@ def estimate_plans(
     probe_fit = 11 * (n_train + n_val) * feature_dim * 4e-7 * (10 if n_val < 50 else 1)
     head_epochs = epochs * (n_train + n_val) * feature_dim * 1e-8
     frozen_epoch = n_train * (times.load_train + times.forward) + validate
-    full_step = times.forward_backward if times.forward_backward is not None else 3 * times.forward
+    full_step = times.forward_backward if times.forward_backward is not None else _BACKWARD_FACTOR * times.forward
     full_epoch = n_train * (times.load_train + full_step) + validate
     top_step = times.forward_backward_top if times.forward_backward_top is not None else full_step
     top_epoch = n_train * (times.load_train + top_step) + validate
@@ -518,6 +531,59 @@ def _resolution_note(plan: Plan, sides: Sides | None) -> str | None:
             f"{sides.default} px did not fit the budget")
 
 
+# =========================================================================== what the timing itself costs
+def timing_cap(budget: float, spent: float, share: float = TIMING_SHARE) -> float:
+    """Seconds the timing may take: ``share`` of the budget, and never more than loading the model and
+    reading the data (``spent`` seconds) left of it.
+
+    Example:
+        >>> timing_cap(120.0, 10.0), timing_cap(120.0, 100.0), timing_cap(120.0, 300.0)
+        (30.0, 20.0, 0.0)
+    """
+    return max(0.0, min(share * budget, budget - spent))
+
+
+def timing_work(times: StepTimes, *, forward: bool = True, backward: bool = False, top: bool = False) -> float:
+    """Seconds of compute a :func:`measure_steps` call spends by its own figures: the sample preprocessed
+    twice (training and evaluation transforms), and each pass it times run once untimed and twice timed.
+    A pass not measured is priced as :func:`estimate_plans` prices it (forward+backward: 3 forward passes;
+    the top groups' forward+backward: a full one).
+
+    Example:
+        >>> timing_work(StepTimes(0.25, 0.25, 0.5, None, 4, "cpu"), backward=True)
+        26.0
+    """
+    def known(value: float | None) -> float:
+        return 0.0 if value is None or math.isnan(value) else value
+
+    full = known(times.forward_backward) or _BACKWARD_FACTOR * known(times.forward)
+    passes = ((known(times.forward) if forward else 0.0) + (full if backward else 0.0)
+              + ((known(times.forward_backward_top) or full) if top else 0.0))
+    return times.examples * (known(times.load_train) + known(times.load_eval) + _TIMED_PASSES * passes)
+
+
+def _not_timed_why(budget: float, cap: float, several: bool = False) -> str:
+    if cap <= 0:  # loading the model and reading the data took the whole budget
+        return f"nothing of the {format_seconds(budget)} budget was left for timing"
+    return (f"timing {'them' if several else 'it'} would have taken more of the {format_seconds(budget)} budget "
+            f"than the {format_seconds(cap)} kept for timing")
+
+
+def _spent_note(budget: float, spent: float, timing_s: float, plan: Plan, seconds: float, reserve: float,
+                cheapest: bool) -> str:
+    """The plain words for a budget used up before training: where it went, what runs anyway, and by how
+    much the run will exceed the budget (a plan with epochs stops after its first step or epoch, then
+    scores and saves: at least the ``reserve``)."""
+    no_epochs = plan.strategy in ("linear-probe", "contrastive")
+    over = spent - budget + (seconds if no_epochs else reserve)
+    what = f"the cheapest plan, {plan.name}," if cheapest else f"the {plan.name} plan"
+    stop = "" if no_epochs else " and its training stops after the first step or epoch"
+    return (f"the {format_seconds(budget)} time budget is already spent: loading the model, reading the data "
+            f"and timing took {format_seconds(spent)} (timing {format_seconds(timing_s)}); {what} runs anyway "
+            f"(about {format_seconds(seconds)} in full){stop}, so the run will exceed its budget by "
+            f"{'about' if no_epochs else 'at least'} {format_seconds(over)}")
+
+
 def plan_budget(
     selection: "Selection",
     splits: Any,
@@ -536,9 +602,14 @@ def plan_budget(
     For ``auto`` the plans of :func:`candidate_plans` are tried best first: the first whose estimate fits
     what is left of the budget is taken. Timing is lazy (each input side is timed once, when a plan needs
     it) and a strategy is tried at its smallest side first, so that one that cannot fit costs one timing;
-    the timing's own seconds count against the budget. A strategy the user or the preset chose stays as it
-    is: only its input side is planned, and its estimate says when it exceeds the budget. ``spent``:
-    seconds of the budget used before (loading the model, reading the data). ``adapt=False`` (several
+    the timing's own seconds count against the budget, and it stops at :func:`timing_cap`: the cheapest
+    plan is timed first whatever the cap (its back-propagation, if it has one, within the cap or else
+    estimated from the forward pass), and a plan whose timing would take the timing past the cap is dropped
+    as not timed (the notes and ``estimate["not_timed"]`` say which). When loading, reading and timing
+    took the whole budget, nothing more is timed, the cheapest plan is taken (a recorded plan, or several
+    processes' first plan, stays), and the notes say so and by how much the run will exceed its budget.
+    A strategy the user or the preset chose stays as it is: only its input side is planned, and its
+    estimate says when it exceeds the budget. ``spent``: seconds of the budget used before (loading the model, reading the data). ``adapt=False`` (several
     training processes, each timing on its own) takes the first plan, the data-size rule's, so that every
     process takes the same one; ``recorded`` (:func:`recorded_choice`, on ``--resume``) is the plan the
     first run took, kept as it was. None for a backbone with no weights (a TF-IDF vectorizer): there is
@@ -577,9 +648,25 @@ def plan_budget(
     random_augmentation = domain.has_random_augmentation(preset)
     batch_size = int({**preset.train.model_dump(), **train_overrides}["batch_size"])
     timing_started = timer()
+    cap = timing_cap(budget, spent)
     timings: dict[Any, tuple[StepTimes, bool, int]] = {}  # side -> (times, backward timed, top groups timed)
+    timed: list[tuple[float, float]] = []  # each timing so far: (seconds it took, its timing_work)
 
-    def times_for(plan: Plan, measure: bool = True) -> StepTimes | None:
+    def timing_would_take(side: Any, *, forward: bool, backward: bool, top: bool) -> float:
+        """Seconds one more timing would take: its work by the figures at hand (scaled by the pixels when at
+        another side), at the rate the timings so far ran (which covers what the work leaves out: building
+        the batch, moving the model)."""
+        if not timed:
+            return 0.0
+        ref_side = side if side in timings else next(iter(timings))
+        scale = (side / ref_side) ** 2 if side and ref_side else 1.0
+        work = timing_work(timings[ref_side][0], forward=forward, backward=backward, top=top) * scale
+        seconds, works = sum(t[0] for t in timed), sum(t[1] for t in timed)
+        return work * seconds / works if works > 0 else max(t[0] for t in timed)
+
+    def times_for(plan: Plan, measure: bool = True, capped: bool = True) -> StepTimes | None:
+        """The times ``plan`` needs, timing what is missing; None when not at hand and ``measure`` is off, or
+        when ``capped`` and timing them would take the timing past its share of the budget."""
         backward = plan.trains_backbone and not plan.top_groups
         cached = timings.get(plan.side)
         if cached is not None and (cached[1] or not backward) and cached[2] >= plan.top_groups:
@@ -589,9 +676,15 @@ def plan_budget(
         # Only what is missing is timed; what this side already has is kept.
         backward = backward and not (cached is not None and cached[1])
         top = plan.top_groups if cached is None or cached[2] < plan.top_groups else 0
+        forward = cached is None
+        if capped and timer() - timing_started + timing_would_take(plan.side, forward=forward, backward=backward,
+                                                                   top=bool(top)) > cap:
+            return None
+        started = timer()
         times = measure_steps(backbone, domain, apply_plan(preset, plan, key), splits.train.items, targets,
-                              backward=backward, top_groups=top, forward=cached is None, batch_size=batch_size,
+                              backward=backward, top_groups=top, forward=forward, batch_size=batch_size,
                               timer=timer)
+        timed.append((timer() - started, timing_work(times, forward=forward, backward=backward, top=bool(top))))
         if cached is not None:
             old = cached[0]
             times = replace(times, forward=old.forward,
@@ -601,10 +694,13 @@ def plan_budget(
         timings[plan.side] = (times, backward or bool(cached and cached[1]), max(top, cached[2] if cached else 0))
         return times
 
-    def cost(plan: Plan, measure: bool = True, bound: bool = False) -> float | None:
+    def cost(plan: Plan, measure: bool = True, bound: bool = False, capped: bool = True,
+             forward_only: bool = False) -> float | None:
         """Estimated seconds; ``bound``: a lower bound from the forward pass alone (a step that
-        back-propagates costs at least a forward pass), so that a plan that cannot fit costs no backward timing."""
-        times = times_for(Plan("linear-probe", plan.side) if bound else plan, measure)
+        back-propagates costs at least a forward pass), so that a plan that cannot fit costs no backward timing;
+        ``forward_only``: back-propagation priced as 3 forward passes where it was not timed. None: not timed
+        (``measure`` off, or the timing's share of the budget would not cover it)."""
+        times = times_for(Plan("linear-probe", plan.side) if bound or forward_only else plan, measure, capped)
         if times is None:
             return None
         if bound:
@@ -626,41 +722,81 @@ def plan_budget(
     costs: dict[Plan, float] = {}
     untimed: dict[Plan, Plan] = {}  # larger sides not timed -> the smallest side that was already over
     bounded: set[Plan] = set()  # plans whose cost is a lower bound (over the budget already)
+    not_timed: list[Plan] = []  # plans left untimed: timing them would have taken the timing past its cap
+    estimated: set[Plan] = set()  # plans whose back-propagation was not timed (the cap) but estimated
+
+    def must_price(plan: Plan) -> float:
+        """Seconds of a plan priced whatever the cap (the cheapest, or the one that will run): its forward
+        pass is always timed (the cheapest timing, and scoring's cost); back-propagation is timed within the
+        cap, else priced as 3 forward passes (said in the notes)."""
+        if not plan.trains_backbone:
+            return cost(plan, capped=False) or 0.0
+        cost(plan, bound=True, capped=False)  # the forward pass: the prediction of what the rest would take
+        seconds = cost(plan)
+        if seconds is None:
+            estimated.add(plan)
+            seconds = cost(plan, forward_only=True)
+        return seconds or 0.0
+
     chosen: Plan | None = None
+    cheapest = plans[-1]  # candidate_plans and a recorded plan: the cheapest last
     if recorded is not None or not adapt or len(plans) == 1:
         chosen = plans[0]
-        costs[chosen] = cost(chosen) or 0.0
+        costs[chosen] = must_price(chosen)  # the plan that will run
     else:
+        # The cheapest plan first, whatever the cap: it is what runs when nothing else fits or gets timed.
+        costs[cheapest] = must_price(cheapest)
+
+        def price(plan: Plan, bound: bool = False, group: tuple[Plan, ...] = ()) -> float | None:
+            """``plan``'s cost (``bound``: its lower bound); None when the cap left it untimed, and then so
+            are the plans of ``group`` not timed yet."""
+            if plan in costs and not bound:
+                return costs[plan]
+            seconds = cost(plan, bound=bound)
+            if seconds is None:
+                not_timed.extend(p for p in (plan, *group) if p not in costs and p not in not_timed)
+            return seconds
+
         groups: dict[tuple[str, int], list[Plan]] = {}
         for plan in plans:
             groups.setdefault((plan.strategy, plan.top_groups), []).append(plan)
-        for group in groups.values():
-            if group[-1].trains_backbone:  # a lower bound first: one forward timing may rule the strategy out
-                costs[group[-1]] = cost(group[-1], bound=True) or 0.0
-                if costs[group[-1]] > left():
+        for group in groups.values() if left() > 0 else ():  # a budget spent already: nothing more is timed
+            if group[-1].trains_backbone and group[-1] not in costs:
+                # A lower bound first: one forward timing may rule the strategy out.
+                lower = price(group[-1], bound=True, group=tuple(group))
+                if lower is None:
+                    continue
+                if lower > left():
+                    costs[group[-1]] = lower
                     bounded.add(group[-1])
                     untimed.update({plan: group[-1] for plan in group[:-1]})
                     continue
-                del costs[group[-1]]
             if len(group) > 1:  # the smallest side first: a strategy that cannot fit costs one timing
-                costs[group[-1]] = cost(group[-1]) or 0.0
-                if costs[group[-1]] > left():
+                smallest = price(group[-1], group=tuple(group))
+                if smallest is None:
+                    continue
+                costs[group[-1]] = smallest
+                if smallest > left():
                     untimed.update({plan: group[-1] for plan in group[:-1]})
                     continue
             for plan in group:
-                costs[plan] = costs[plan] if plan in costs else cost(plan) or 0.0
-                if costs[plan] <= left():
+                seconds = price(plan)
+                if seconds is None:
+                    continue
+                costs[plan] = seconds
+                if seconds <= left():
                     chosen = plan
                     break
             if chosen is not None:
                 break
-        if chosen is None:  # nothing fits: the cheapest plan timed, said so
-            chosen = min(costs, key=lambda plan: costs[plan])
+        if chosen is None:  # nothing fits: the cheapest plan, said so (a lower bound is no plan's cost)
+            chosen = min((p for p in costs if p not in bounded), key=lambda plan: costs[plan])
         # Cheaper plans after the chosen one: shown where their timing is already at hand.
         for plan in plans[plans.index(chosen) + 1:]:
             seconds = cost(plan, measure=False)
             if seconds is not None:
                 costs[plan] = seconds
+    not_timed = [plan for plan in not_timed if plan not in costs and plan != chosen]
     timing_s = timer() - timing_started
 
     def _about(plan: Plan) -> str:
@@ -671,20 +807,32 @@ def plan_budget(
     first = plans[0]
 
     # Why this plan, and why not the others.
+    over_budget = budget - spent <= 0  # loading, reading and timing took the whole budget: said plainly
     if recorded is not None:
         reason = f"{chosen.name}: the plan the first run in this folder took (--resume keeps it)"
     elif requested != "auto":
         reason = "chosen by the user or the preset" + (f"; {chosen.side} px input" if chosen.side else "")
     elif chosen == first:
         reason = rule + (f"; {chosen.side} px input" if chosen.side else "")
+    elif over_budget:
+        reason = (f"{rule} suggests {first.name}, but the {format_seconds(budget)} budget was spent before "
+                  f"training, so the cheapest plan, {chosen.name} (about {format_seconds(seconds)})")
     else:
-        over = (f"it needs {_about(first)}" if first in costs else
-                f"even at {untimed[first].side} px it needs {_about(untimed[first])}")
-        reason = f"{rule} suggests {first.name}, but {over}, over the {format_seconds(remaining)} left of the budget"
+        if first in costs:
+            over = f"it needs {_about(first)}, over the {format_seconds(remaining)} left of the budget"
+        elif first in untimed:
+            over = (f"even at {untimed[first].side} px it needs {_about(untimed[first])}, over the "
+                    f"{format_seconds(remaining)} left of the budget")
+        else:
+            over = f"it was not timed: {_not_timed_why(budget, cap)}"
+        reason = f"{rule} suggests {first.name}, but {over}"
         if seconds <= remaining:
-            reason += f"; {chosen.name} is the best plan that fits (about {format_seconds(seconds)})"
+            best = "best plan timed" if not_timed else "best plan"
+            reason += f"; {chosen.name} is the {best} that fits (about {format_seconds(seconds)})"
         else:
             reason += f"; no plan fits, so the cheapest timed, {chosen.name} (about {format_seconds(seconds)})"
+    if over_budget and (recorded is not None or requested != "auto" or chosen == first):
+        reason += f"; the {format_seconds(budget)} budget was spent before training"
     alternatives = []
     for plan in plans:
         if plan == chosen or plan not in costs:
@@ -713,23 +861,38 @@ def plan_budget(
     if not adapt and requested == "auto" and recorded is None:
         notes.append("several training processes: auto follows the data-size rule alone, so that every process "
                      "takes the same plan")
-    if seconds > remaining:
-        then = ("it has no epochs to stop between, so the run will take longer"
-                if chosen.strategy in ("linear-probe", "contrastive")
+    times = timings[chosen.side][0]
+    reserve = (n_val + n_test) * (times.load_eval + times.forward) + SAVE_S
+    no_epochs = chosen.strategy in ("linear-probe", "contrastive")
+    if over_budget:
+        notes.insert(0, _spent_note(budget, spent, timing_s, chosen, seconds, reserve,
+                                    cheapest=requested == "auto" and recorded is None and adapt))
+    elif seconds > remaining:
+        then = (f"it has no epochs to stop between, so the run will exceed its budget by about "
+                f"{format_seconds(seconds - remaining)}" if no_epochs
                 else "training stops at the budget with the best epoch kept")
         notes.append(f"the {chosen.name} plan needs about {format_seconds(seconds)}, more than the "
-                     f"{format_seconds(remaining)} left of the budget: {then}")
-    times = timings[chosen.side][0]
+                     f"{format_seconds(remaining)} left of the budget: {then} ({format_seconds(spent)} of the "
+                     f"{format_seconds(budget)} went to loading the model, reading the data and timing)")
+    if not_timed:
+        names = [plan.name for plan in not_timed]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        notes.append(f"not timed, so not considered: {listed}; {_not_timed_why(budget, cap, len(names) > 1)}")
+    if chosen in estimated:
+        notes.append(f"forward+backward not timed ({_not_timed_why(budget, cap)}): estimated as "
+                     f"{_BACKWARD_FACTOR:g} forward passes")
     size = f" at {chosen.side} px" if chosen.side else ""
     how = (f"timed up to {times.examples} examples of the training data{size} on {times.device}: "
            f"{times.forward * 1e3:.1f} ms an example forward"
-           + (f", {times.forward_backward * 1e3:.1f} ms forward+backward" if times.forward_backward else "")
+           + (f", {times.forward_backward * 1e3:.1f} ms forward+backward" if times.forward_backward else
+              f", forward+backward not timed (counted as {_BACKWARD_FACTOR:g} forward passes)"
+              if chosen in estimated else "")
            + (f", {times.forward_backward_top * 1e3:.1f} ms forward+backward of the top {times.top_groups} groups"
               if times.forward_backward_top and chosen.top_groups else "")
            + f", {times.load_train * 1e3:.1f} ms preprocessing; {n_train} train, {n_val} val examples, "
            + (
                # A linear probe has no epochs: the backbone runs once over the data, then one fit of the probe.
-               "features computed once, then one fit of the logistic regression (C chosen on validation)"
+               "features computed once, then one fit of the logistic regression"
                if chosen.strategy == "linear-probe" else
                # The contrastive fit: one pass over its sentence pairs, two texts forward and backward a pair.
                f"{int({**preset.train.model_dump(), **train_overrides}['pair_iterations'])} rounds of sentence "
@@ -741,9 +904,12 @@ def plan_budget(
            + f"; budget {format_seconds(budget)}, of which {format_seconds(spent)} went to loading the "
            f"model, reading the data and timing ({format_seconds(timing_s)}, {len(timings)} input "
            f"size{'s' if len(timings) != 1 else ''})")
-    reserve = (n_val + n_test) * (times.load_eval + times.forward) + SAVE_S
     estimate = {"seconds": round(seconds, 1), "how": how, "alternatives": alternatives,
-                "budget_seconds": budget, "spent_seconds": round(spent, 1)}
+                "budget_seconds": budget, "spent_seconds": round(spent, 1),
+                "timing_seconds": round(timing_s, 1), "timing_cap_seconds": round(cap, 1),
+                "not_timed": [{"plan": plan.name, "why_dropped": f"not timed: {_not_timed_why(budget, cap)}"}
+                              for plan in not_timed],
+                "spent_before_training": over_budget}
     choice = {**chosen.record(), "requested": requested}
     return BudgetPlan(chosen.strategy, reason, estimate, apply_plan(preset, chosen, key), notes, reserve, choice)
 
@@ -805,27 +971,54 @@ def replay_choice(selection: "Selection", recorded: dict[str, Any]) -> tuple["Pr
 
 # =========================================================================== stopping at the budget
 _DEADLINE: contextvars.ContextVar["float | None"] = contextvars.ContextVar("transferkit_deadline", default=None)
+# (the clock time the run started, its budget in seconds): what overrun_note measures against.
+_RUN_BUDGET: contextvars.ContextVar["tuple[float, float] | None"] = contextvars.ContextVar("transferkit_run_budget",
+                                                                                           default=None)
 
 
 @contextlib.contextmanager
-def deadline(at: float | None) -> Iterator[None]:
+def deadline(at: float | None, *, budget: "tuple[float, float] | None" = None) -> Iterator[None]:
     """Training loops started inside stop at ``at`` (a :data:`clock` time); None: no deadline.
+
+    ``budget``: (the :data:`clock` time the run started, its budget in seconds), for :func:`overrun_note`.
 
     Example:
         >>> with deadline(clock() + 600):
         ...     current_deadline() is not None
         True
     """
-    token = _DEADLINE.set(at)
+    token, run_token = _DEADLINE.set(at), _RUN_BUDGET.set(budget)
     try:
         yield
     finally:
+        _RUN_BUDGET.reset(run_token)
         _DEADLINE.reset(token)
 
 
 def current_deadline() -> float | None:
     """The deadline set by the innermost :func:`deadline` block, if any."""
     return _DEADLINE.get()
+
+
+def overrun_note(now: float | None = None) -> str | None:
+    """The note for a run past its time budget: by how much, and how long it took (``now``: a :data:`clock`
+    time, default the clock's). None within the budget, or outside a :func:`deadline` block given a budget.
+    Meant for the run's notes just before the model folder is written, so that the model card has it.
+
+    Example:
+        >>> with deadline(None, budget=(0.0, 120.0)):
+        ...     overrun_note(now=338.0), overrun_note(now=100.0)
+        ('the run exceeded its 2.0 min time budget by 3.6 min (5.6 min before writing the model)', None)
+    """
+    run = _RUN_BUDGET.get()
+    if run is None:
+        return None
+    started, seconds = run
+    elapsed = (clock() if now is None else now) - started
+    if elapsed <= seconds:
+        return None
+    return (f"the run exceeded its {format_seconds(seconds)} time budget by {format_seconds(elapsed - seconds)} "
+            f"({format_seconds(elapsed)} before writing the model)")
 
 
 def time_budget_callback(at: float, now: Callable[[], float] | None = None) -> Any:

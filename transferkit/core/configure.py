@@ -156,6 +156,21 @@ def choose_strategy(
     return cheapest, f"{over}; no plan fits, so the cheapest, {cheapest} (about {format_seconds(costs[cheapest])})"
 
 
+def train_config(preset: Preset, overrides: Mapping[str, Any]) -> TrainConfig:
+    """The preset's ``[train]`` table with ``overrides`` (``--set``) applied; a bad key or value is one line.
+
+    ``fit`` calls it before the data are read, so a mistyped ``--set`` key costs nothing.
+
+    Example:
+        >>> train_config(Preset(id="toy/a", domain="toy", description="d"), {"epochs": 3}).epochs
+        3
+    """
+    try:
+        return TrainConfig.model_validate({**preset.train.model_dump(), **overrides})
+    except ValidationError as err:  # one line: the key, the value given, what it accepts
+        raise validation_error(err, model=TrainConfig) from None
+
+
 def _group_schedule(strategy: str, n_groups: int, train: TrainConfig) -> list[int | None]:
     if strategy in ("linear-probe", "freeze", "lora"):
         return [None] * n_groups
@@ -231,10 +246,7 @@ def configure(
         raise UsageError(f"labels must be at least two distinct names, got {labels}")
     preset = selection.preset
     _check_threshold_policy(preset, labels)
-    try:
-        train_cfg = TrainConfig.model_validate({**preset.train.model_dump(), **train_overrides})
-    except ValidationError as err:  # one line: the key, the value given, what it accepts
-        raise validation_error(err, model=TrainConfig) from None
+    train_cfg = train_config(preset, train_overrides)
     if isinstance(head, dict):
         try:
             head = HeadConfig.model_validate({**preset.head.model_dump(), **head})

@@ -232,8 +232,24 @@ def evaluate(
     metrics["data"] = examples.source
     metrics["split"] = split
     metrics["skipped"] = [{"item": s.item, "reason": s.reason} for s in examples.skipped]
-    metrics["warnings"] = seen_in_training(model.meta, examples, split)
+    metrics["warnings"] = seen_in_training(model.meta, examples, split) + newer_run_warnings(model)
     return metrics
+
+
+def newer_run_warnings(model: "TransferModel") -> list[str]:
+    """A warning when the model's folder also holds an unfinished run started after the model was saved.
+
+    A retrain into the same folder that was killed leaves the earlier model in place (saves are atomic):
+    the figures are that model's, which is right, but the user should know the newer run is not in them.
+    """
+    from transferkit.core.outputs import resume_command, unfinished_run
+
+    folder = getattr(model, "folder", None)
+    run = unfinished_run(folder) if folder is not None else None
+    if run is None:
+        return []
+    return [f"{folder}: also holds an unfinished training run (started {run.get('created', '?')}) that is newer "
+            f"than this model; these figures are the saved model's (to finish that run: {resume_command(run)})"]
 
 
 def _read_split(model: "TransferModel", data: "str | Path", split: str | None,

@@ -24,6 +24,7 @@ from transferkit.core.report import (
     confusion_figure,
     curves_figure,
     majority_baseline,
+    shown_epoch,
 )
 
 GALLERY_SIZE = 12  # the worst mistakes shown
@@ -300,10 +301,12 @@ def _curves(meta: dict[str, Any], history: list[dict[str, Any]], folder: Path | 
         return "<p>No per-epoch history (the domain fitted its head in one step).</p>"
     metric = (meta.get("plan") or {}).get("train", {}).get("metric", "accuracy")
     what = "C" if "C" in history[0] else "epoch"
+    # Epochs numbered from 1, as the console and the training notes count them (the stored rows count from 0).
+    xs = [row.get("C") if what == "C" else shown_epoch(row, i) for i, row in enumerate(history)]
     chosen = _chosen(history, metric)
-    kept = "" if chosen is None else f" (chosen {what} = {history[chosen].get(what, chosen):g})"
-    rows = [[row.get("epoch", row.get("C")), row.get("train_loss"), row.get("val_loss"), row.get(f"val_{metric}"),
-             "chosen" if i == chosen else ""] for i, row in enumerate(history)]
+    kept = "" if chosen is None or xs[chosen] is None else f" (chosen {what} = {xs[chosen]:g})"
+    rows = [[x, row.get("train_loss"), row.get("val_loss"), row.get(f"val_{metric}"), "chosen" if i == chosen else ""]
+            for i, (x, row) in enumerate(zip(xs, history))]
     return (_figure_from(_beside(folder, "curves.png"), lambda: curves_figure(history, metric),
                          f"Loss and validation {metric} per {what}; the dashed line marks the {what} kept{kept}.")
             + _table([what, "train loss", "validation loss", f"validation {metric}", ""], rows))
@@ -599,8 +602,9 @@ def _gap_figure(budgets: list[Any], methods: list[str], groups: dict) -> Any | N
     return fig
 
 
-def verdict(transfer: list[float], scratch: list[float]) -> str:
-    """One sentence comparing transfer with training from scratch at one label budget.
+def verdict(transfer: list[float], scratch: list[float], classic: list[float] | None = None) -> str:
+    """One sentence comparing transfer with training from scratch at one label budget, and saying so when
+    the classic baseline's mean (``classic``: its test figures there) beats transfer's.
 
     A difference counts only when it exceeds the seed-to-seed spread (the larger standard deviation; with
     one seed, no spread is measured and the sentence says so).
@@ -610,22 +614,45 @@ def verdict(transfer: list[float], scratch: list[float]) -> str:
         'transfer better by 0.285 (0.910 against 0.625 from scratch)'
         >>> verdict([0.8], [0.79]).endswith("one seed, so the spread is unmeasured")
         True
+        >>> verdict([0.743], [0.5], [0.7997]).split("; ")[-1]
+        'the classic baseline scored higher (0.800)'
     """
     t, s = _stats(transfer), _stats(scratch)
-    if not t[4] or not s[4]:
-        return "no verdict: " + ("transfer" if not t[4] else "scratch") + " has no result at this budget"
+    if not t[4]:
+        return "no verdict: transfer has no result at this budget"
+    if not s[4]:  # scratch failed: a classic baseline above transfer still counts
+        return "no verdict: scratch has no result at this budget" + _classic_clause(t, _stats(classic or []))
     difference = t[0] - s[0]
     spread = max(t[1], s[1])
     seeds = min(t[4], s[4])
     figures = f"({t[0]:.3f} against {s[0]:.3f} from scratch)"
     if seeds > 1 and abs(difference) <= spread:
-        return f"no clear difference: {difference:+.3f} is within the seed spread ±{spread:.3f} {figures}"
-    tail = "" if seeds > 1 else "; one seed, so the spread is unmeasured"
-    if difference > 0:
-        return f"transfer better by {difference:.3f} {figures}{tail}"
-    if difference < 0:
-        return f"scratch better by {-difference:.3f} {figures}{tail}"
-    return f"no difference {figures}{tail}"
+        sentence = f"no clear difference: {difference:+.3f} is within the seed spread ±{spread:.3f} {figures}"
+    else:
+        tail = "" if seeds > 1 else "; one seed, so the spread is unmeasured"
+        if difference > 0:
+            sentence = f"transfer better by {difference:.3f} {figures}{tail}"
+        elif difference < 0:
+            sentence = f"scratch better by {-difference:.3f} {figures}{tail}"
+        else:
+            sentence = f"no difference {figures}{tail}"
+    return sentence + _classic_clause(t, _stats(classic or []))
+
+
+def _classic_clause(t: tuple[float, float, float, float, int], c: tuple[float, float, float, float, int]) -> str:
+    """``"; the classic baseline scored higher (0.800)"`` when the classic mean beats transfer's, else ``""``.
+
+    A verdict of transfer against scratch alone read "transfer better" where TF-IDF beat both: whoever
+    compares must see that the cheaper baseline won, even within the seed spread (then it says so).
+
+    Example:
+        >>> _classic_clause((0.74, 0.0, 0.74, 0.74, 1), (0.80, 0.0, 0.80, 0.80, 1))
+        '; the classic baseline scored higher (0.800)'
+    """
+    if not c[4] or not c[0] > t[0]:
+        return ""
+    within = c[4] > 1 and t[4] > 1 and c[0] - t[0] <= max(t[1], c[1])
+    return f"; the classic baseline scored higher ({c[0]:.3f}{', within the seed spread' if within else ''})"
 
 
 def render_compare_report(data: dict[str, Any]) -> str:
@@ -642,10 +669,11 @@ def render_compare_report(data: dict[str, Any]) -> str:
     for budget in budgets:
         transfer = [r["test_metric"] for r in groups.get(("transfer", budget), [])]
         scratch = [r["test_metric"] for r in groups.get(("scratch", budget), [])]
+        classic = [r["test_metric"] for r in groups.get(("classic", budget), [])]
         n_train = sorted({r["n_train"] for r in rows if r["per_class"] == budget})
         verdict_rows.append([_budget_name(budget), ", ".join(map(str, n_train)), _Raw(
-            f'<span class="verdict">{_e(verdict(transfer, scratch))}</span>')])
-    summary = _table(["label budget", "training examples", "transfer against scratch"], verdict_rows)
+            f'<span class="verdict">{_e(verdict(transfer, scratch, classic))}</span>')])
+    summary = _table(["label budget", "training examples", "transfer against scratch (and classic)"], verdict_rows)
 
     perf_rows = []
     for budget in budgets:

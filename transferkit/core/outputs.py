@@ -28,6 +28,52 @@ def is_run(path: str | Path) -> bool:
     return (Path(path) / RUN_DIR / RUN_MARKER).is_file()
 
 
+def unfinished_run(path: str | Path) -> dict[str, Any] | None:
+    """The run in ``path`` that has saved an epoch but no model since, or None.
+
+    A run killed or interrupted after an epoch leaves ``run/checkpoints/last.ckpt``; a finished run then
+    writes ``transferkit.json``, so a checkpoint newer than the model file (or with no model file at all)
+    is work the folder's model does not hold. Returns the run marker's fields (``command``, ``created``,
+    ``seed``) with ``checkpoint``, the path of that file.
+
+    Example:
+        >>> unfinished_run("models/never-made") is None
+        True
+    """
+    folder = Path(path)
+    checkpoint = folder / RUN_DIR / "checkpoints" / "last.ckpt"
+    if not checkpoint.is_file() or not is_run(folder):
+        return None
+    model_file = folder / "transferkit.json"
+    if model_file.is_file() and model_file.stat().st_mtime >= checkpoint.stat().st_mtime:
+        return None
+    import json
+
+    try:
+        marker = json.loads((folder / RUN_DIR / RUN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = {}
+    return {**(marker if isinstance(marker, dict) else {}), "checkpoint": str(checkpoint)}
+
+
+def resume_command(run: dict[str, Any]) -> str:
+    """The command that continues an unfinished run, from its recorded command line.
+
+    Example:
+        >>> resume_command({"command": ["/venv/bin/transferkit", "train", "--out", "m"]})
+        'transferkit train --out m --resume'
+        >>> resume_command({})
+        'the train command that started it, plus --resume'
+    """
+    import shlex
+
+    command = run.get("command")
+    if not isinstance(command, list) or len(command) < 2 or Path(str(command[0])).name != "transferkit":
+        return "the train command that started it, plus --resume"
+    words = ["transferkit", *map(str, command[1:])]
+    return shlex.join(words if "--resume" in words else [*words, "--resume"])
+
+
 def is_transferkit_folder(path: str | Path) -> bool:
     """Whether ``path`` holds a transferkit model or a transferkit run."""
     from transferkit.core.artifact import is_artifact
@@ -102,21 +148,106 @@ def require_space(out: str | Path, needed: int) -> None:
                       "free some space, or choose a folder on another disk")
 
 
-def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = False, seed: int | None = None) -> Path:
+# What a resumed run must share with the run it continues, and the flag that sets each: the data, how they
+# are split (a different seed or --per-class would move examples the first epochs trained on into the test
+# split) and the model the checkpoint was made for. The time budget, devices and --set epochs/patience may
+# change: continuing for longer is what --resume is for.
+RESUME_SETTINGS = {"domain": "--domain", "data": "--data", "val": "--val", "test": "--test",
+                   "per_class": "--per-class", "holdout_test": "--holdout-test", "seed": "--seed",
+                   "read_options": "the read options", "preset": "--preset", "model": "--model",
+                   "strategy": "--strategy", "head": "the head options", "remove_last": "--remove-last",
+                   "from_scratch": "--from-scratch", "overrides": "--set"}
+CHANGEABLE_ON_RESUME = ("epochs", "patience")
+
+
+def _setting(value: Any) -> Any:
+    """A JSON value that says whether two runs were given the same thing (paths compared resolved).
+
+    Example:
+        >>> _setting(None), _setting(3), _setting({"b": 1, "a": 2})
+        (None, 3, '{"a": 2, "b": 1}')
+    """
+    import json
+
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (str, Path)):
+        return str(Path(value).resolve()) if str(value) and Path(value).exists() else str(value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    source, size = getattr(value, "source", None), getattr(value, "__len__", None)
+    if source is not None and size is not None:  # examples in memory: their source and how many
+        return f"{len(value)} examples from {source}"
+    return str(getattr(value, "id", None) or value)
+
+
+def run_settings(**values: Any) -> dict[str, Any]:
+    """The settings of a run that ``--resume`` must repeat (:data:`RESUME_SETTINGS`), as JSON values.
+
+    ``overrides`` (``--set``) leave out what may change on resume (:data:`CHANGEABLE_ON_RESUME`).
+
+    Example:
+        >>> run_settings(seed=0, per_class=50, overrides={"lr": 1e-3, "epochs": 5})["overrides"]
+        '{"lr": 0.001}'
+    """
+    unknown = set(values) - set(RESUME_SETTINGS)
+    if unknown:
+        raise TypeError(f"not a run setting: {sorted(unknown)}")
+    values = dict(values)
+    if isinstance(values.get("overrides"), dict):
+        values["overrides"] = {k: v for k, v in values["overrides"].items() if k not in CHANGEABLE_ON_RESUME}
+    return {key: _setting(value) for key, value in values.items()}
+
+
+def resume_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """What a resumed run was given differently from the run it continues, in words, or None.
+
+    Only settings both runs recorded are compared (a run from an older transferkit recorded none).
+
+    Example:
+        >>> resume_mismatch({"seed": 0, "per_class": 50}, {"seed": 1, "per_class": 50})
+        'this run was started with --seed 0, not 1'
+        >>> resume_mismatch({"seed": 0}, {"seed": 0}) is None
+        True
+    """
+    for key, flag in RESUME_SETTINGS.items():
+        if key in recorded and key in current and recorded[key] != current[key]:
+            return f"this run was started with {flag} {recorded[key]}, not {current[key]}"
+    return None
+
+
+def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = False, seed: int | None = None,
+                settings: dict[str, Any] | None = None) -> Path:
     """Check ``out`` (:func:`check_out`), create it and mark it as a transferkit run; returns the run folder.
 
     The marker is written before any work: it is what lets a later run (or ``--resume``) recognise the
-    folder as transferkit's own, and writing it is the early proof that the folder is writable.
+    folder as transferkit's own, and writing it is the early proof that the folder is writable. It records
+    ``settings`` (:func:`run_settings`); ``--resume`` with other settings is refused here, before any work,
+    since the first epochs trained on the first run's split. A new run (no ``--resume``) marks the folder anew;
+    with no ``settings`` an existing marker is kept (a step inside a run that is already marked).
 
     Example:
         >>> run_dir = prepare_out("models/ants-bees", inputs=["data/hymenoptera"])  # doctest: +SKIP
     """
+    import json
+
     from transferkit.core.artifact import write_json_atomic
 
     path = check_out(out, inputs=inputs, resume=resume)
     run_dir = path / RUN_DIR
     marker = run_dir / RUN_MARKER
-    if marker.is_file():
+    if marker.is_file() and settings is None:  # a step of a run already marked (fit() marks, then trains)
+        return run_dir
+    if marker.is_file() and resume:
+        try:
+            recorded = json.loads(marker.read_text(encoding="utf-8")).get("settings") or {}
+        except (OSError, ValueError, AttributeError):
+            recorded = {}
+        problem = resume_mismatch(recorded, settings or {})
+        if problem:
+            raise _refuse(out, f"--resume: {problem}",
+                          "resume with the arguments the run was started with, or start a new run (a new --out, "
+                          "or this one without --resume)")
         return run_dir
     import transferkit
 
@@ -128,6 +259,7 @@ def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = F
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seed": seed,
             "command": sys.argv,
+            "settings": settings or {},
         })
     except OSError as err:
         raise _refuse(out, f"cannot write to the output folder: {err.strerror or err}",

@@ -227,13 +227,32 @@ def _decision_line(plan: "TransferPlan") -> list[str]:
     return ["Decision", _row("rule", text)]
 
 
+# What the time estimate (budget.py) once said of every linear probe, whatever the validation size. Under
+# SMALL_VALIDATION examples C is chosen by cross-validation on train+val instead, as the Training section
+# says (_selection_of_c); the time line leaves the choice of C to that section rather than contradict it,
+# also for plans read back from artifacts saved with the old wording.
+STALE_C_CLAUSE = " (C chosen on validation)"
+
+
+def time_how(how: str) -> str:
+    """The estimate's account of how the time was measured, without a claim on how C is chosen (the
+    Training section states that, from the plan's data).
+
+    Example:
+        >>> time_how("features computed once, then one fit of the logistic regression (C chosen on validation); "
+        ...          "budget 15.0 min")
+        'features computed once, then one fit of the logistic regression; budget 15.0 min'
+    """
+    return how.replace(STALE_C_CLAUSE, "")
+
+
 def _time_lines(estimate: dict[str, Any]) -> list[str]:
     from transferkit.core.progress import duration
 
     if estimate.get("seconds") is None:  # nothing was timed (a model with no network): say what happens instead
         return ["Expected time", _row("time", f"not estimated: {estimate.get('how', 'nothing was timed')}")]
     lines = ["Expected time", _row("time", f"about {duration(float(estimate['seconds']))}"
-                                           + (f" ({estimate['how']})" if estimate.get("how") else ""))]
+                                           + (f" ({time_how(estimate['how'])})" if estimate.get("how") else ""))]
     for alt in estimate.get("alternatives") or []:
         lines.append(_row("not chosen", f"{alt.get('plan')}: about {duration(float(alt.get('seconds', 0)))}; "
                                         f"{alt.get('why_dropped', '')}".rstrip("; ")))

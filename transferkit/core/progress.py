@@ -50,6 +50,38 @@ def duration(seconds: float) -> str:
     return f"{hours} h {rest // 60:02d} min"
 
 
+def time_left(estimate: float, budget_left: float | None = None) -> str:
+    """The time-left part of a progress line: ``estimate`` seconds of training left at this pace, capped
+    by the ``budget_left`` seconds before the time budget stops training (None: no budget). Once the
+    budget is spent no time is left to claim: the line says training stops.
+
+    Example:
+        >>> time_left(150), time_left(150, 600), time_left(150, 40)
+        ('about 2 min 30 s left', 'about 2 min 30 s left', 'about 40 s left: the time budget stops training then')
+        >>> time_left(150, -3)
+        'time budget spent: training stops now'
+    """
+    if budget_left is not None and budget_left <= 0:
+        return "time budget spent: training stops now"
+    if budget_left is None or estimate <= budget_left:
+        return f"about {duration(estimate)} left"
+    return f"about {duration(budget_left)} left: the time budget stops training then"
+
+
+def budget_left() -> float | None:
+    """Seconds before the time budget stops training (core/budget.py's deadline, on its clock); None
+    without a budget. Read in the thread that trains: the deadline is a context variable.
+
+    Example:
+        >>> budget_left() is None  # outside a run with a time budget
+        True
+    """
+    from transferkit.core import budget
+
+    at = budget.current_deadline()
+    return None if at is None else at - budget.clock()
+
+
 class Reporter:
     """Writes the run's progress in one of :data:`MODES`; ``plain`` lines go to ``stream`` (stderr)."""
 
@@ -189,9 +221,12 @@ def plain_progress(reporter: Reporter) -> Any:
                          else elapsed_epoch / fraction_of_epoch if fraction_of_epoch > 0 else 0.0)
             remaining_epochs = max(0, trainer.max_epochs - trainer.current_epoch - 1)
             this_epoch = per_epoch * (1 - fraction_of_epoch) if self.epoch_seconds or fraction_of_epoch > 0 else 0
+            left = budget_left()
+            if left is not None and left <= 0:
+                return time_left(0.0, left)  # whatever the pace: training stops at the budget
             if per_epoch <= 0:
                 return "time left unknown yet"
-            return f"about {duration(this_epoch + remaining_epochs * per_epoch)} left"
+            return time_left(this_epoch + remaining_epochs * per_epoch, left)
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
             self.started = self.last_line = time.monotonic()

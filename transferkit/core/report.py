@@ -36,12 +36,27 @@ def chosen_index(history: list[dict[str, Any]], metric: str) -> int | None:
     return scores.index(max(scores))
 
 
+def shown_epoch(row: dict[str, Any], index: int) -> int:
+    """The 1-based epoch number people read for a ``history`` row (``index``: its place, when the row has no
+    ``epoch``).
+
+    The stored history counts from 0 (Lightning's ``current_epoch``); the console's progress lines, the
+    training notes ("restored the best epoch (epoch 6, ...)") and the model card count from 1, so every
+    figure and table converts here rather than the stored rows changing.
+
+    Example:
+        >>> shown_epoch({"epoch": 0}, 0), shown_epoch({}, 4)
+        (1, 5)
+    """
+    return int(row.get("epoch", index)) + 1
+
+
 def curves_figure(history: list[dict[str, Any]], metric: str) -> Any:
     """Loss and the selection metric per epoch (or per regularization strength for a linear probe), the
-    chosen epoch or C marked with a dashed line."""
+    chosen epoch or C marked with a dashed line. Epochs are numbered from 1, as the console counts them."""
     plt = _pyplot()
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
-    xs = [row.get("epoch", i) for i, row in enumerate(history)]
+    xs = [shown_epoch(row, i) for i, row in enumerate(history)]
     x_label, name = "epoch", "epoch"
     if history and "C" in history[0]:
         from matplotlib.ticker import NullLocator

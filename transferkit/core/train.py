@@ -559,7 +559,7 @@ def _train(
     from transferkit.core.evaluate import predict_proba, targets_for
     from transferkit.core.features import FeatureBatches, cached_features, one_thread_on_cpu
     from transferkit.core.metrics import choose_threshold, classification_metrics
-    from transferkit.core.outputs import prepare_out, require_space
+    from transferkit.core.outputs import prepare_out, require_space, run_settings
     from transferkit.core.progress import Reporter
     from transferkit.core.seeding import seed_all, seeded_loader
 
@@ -577,7 +577,14 @@ def _train(
     out_path = Path(out) if out is not None else None
     if out_path is not None:  # before any work: a wrong --out must cost nothing (core/outputs.py)
         inputs = [] if isinstance(data, (Splits, Examples)) else [data, val, test]
-        run_dir = prepare_out(out_path, inputs=inputs, resume=resume, seed=cfg["seed"])
+        settings = None  # data already split (by fit(), which marked the folder with its own settings)
+        if not isinstance(data, Splits):
+            if not resume:
+                _warn_unfinished(out_path)
+            settings = run_settings(domain=domain, data=data, val=val, test=test, per_class=per_class,
+                                    seed=cfg["seed"], read_options=read_options,
+                                    preset=preset.id if preset else None, model=plan.source, strategy=plan.strategy)
+        run_dir = prepare_out(out_path, inputs=inputs, resume=resume, seed=cfg["seed"], settings=settings)
         require_space(out_path, _space_needed(model))
     seed_all(cfg["seed"])
     if not isinstance(data, Splits):
@@ -716,6 +723,11 @@ def _train(
         metrics["test"] = classification_metrics(y_test, test_probs, model.labels, threshold=model.threshold,
                                                  positive=model.positive, confidence=True)
         eval_data["test"] = (y_test, test_probs)
+    from transferkit.core.budget import overrun_note
+
+    overrun = overrun_note()  # a run past its time budget says so, and by how much: notes and model card
+    if overrun is not None:
+        notes.append(overrun)
     seconds = time.time() - started
     result = TrainResult(model, metrics, history, out_path, seconds, notes)
     if out_path is not None:
@@ -862,6 +874,21 @@ def fit(
             raise
 
 
+def _warn_unfinished(out: "str | Path") -> None:
+    """Say, before any work, that a new run in ``out`` replaces the checkpoint of an unfinished one there.
+
+    Forgetting ``--resume`` is the likely mistake; the line names the command that would have continued it,
+    early enough to stop this run (Ctrl-C) and type it.
+    """
+    from transferkit.core.outputs import resume_command, unfinished_run
+
+    run = unfinished_run(out)
+    if run is not None:
+        log.warning("%s holds an unfinished run (its last complete epoch: %s); this run starts afresh and replaces "
+                    "it. To continue that one instead, stop this and run: %s", out, run["checkpoint"],
+                    resume_command(run))
+
+
 def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out: Any, val: Any, test: Any,
          per_class: Any, seed: Any, read_options: Any, head: Any, remove_last: int, dry_run: bool, resume: bool,
          progress: Any, baselines: Any, holdout_test: Any, deterministic: bool, from_scratch: bool = False,
@@ -869,9 +896,9 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
          devices: int | str = 1, num_nodes: int = 1, distributed_strategy: str = "auto",
          **train_overrides: Any) -> "TrainResult | TransferPlan":
     from transferkit.core import budget
-    from transferkit.core.configure import configure, selection_strategy
+    from transferkit.core.configure import configure, selection_strategy, train_config
     from transferkit.core.devices import distributed_settings, is_distributed
-    from transferkit.core.outputs import check_out, prepare_out
+    from transferkit.core.outputs import check_out, prepare_out, run_settings
     from transferkit.core.plan_text import plan_data
     from transferkit.core.progress import Reporter
     from transferkit.core.seeding import seed_all
@@ -897,8 +924,17 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     resolve_model_source(domain, model, chosen_preset, registry)
     # A bad value is refused before any work (after the names: the default budget asks torch for a GPU).
     budget_s = budget.parse_budget(time_budget)
+    train_config(chosen_preset, train_overrides)  # a mistyped --set key, before the data and the network
     if out is not None and not dry_run:  # checked first, made once the names are known to be good
-        prepare_out(out, inputs=out_inputs, resume=resume, seed=seed)
+        if not resume:
+            _warn_unfinished(out)
+        settings = run_settings(
+            domain=domain, data=data, val=val, test=test, per_class=per_class, holdout_test=holdout_test,
+            seed=seed if seed is not None else train_overrides.get("seed", chosen_preset.train.seed),
+            read_options=read_options, preset=chosen_preset.id, model=model, strategy=strategy, head=head,
+            remove_last=remove_last, from_scratch=from_scratch,
+            overrides={k: v for k, v in train_overrides.items() if k != "seed"})
+        prepare_out(out, inputs=out_inputs, resume=resume, seed=seed, settings=settings)
     if seed is not None:
         train_overrides["seed"] = seed
     cfg_seed = train_overrides.get("seed", chosen_preset.train.seed)
@@ -958,6 +994,6 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
         return tk_model.plan
     # Training stops so that scoring and saving still fit in the budget (core/budget.py).
     at = started + budget_s - budget_plan.reserve if budget_plan is not None and budget_s is not None else None
-    with budget.deadline(at):
+    with budget.deadline(at, budget=(started, budget_s) if budget_s is not None else None):
         return train(tk_model, splits, out=out, resume=resume, read_options=read_options, progress=reporter,
                      baselines=baselines, deterministic=deterministic, **distributed)
