@@ -144,7 +144,7 @@ def test_bad_strategy_exit_code_2(toy_registry, tmp_path, capsys):
 def test_datasets_says_when_no_local_mirror_was_searched(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("TRANSFERKIT_DATA_DIR", raising=False)
     code, out, _ = run_cli(["datasets"], capsys)
-    assert code == 0 and "no local copy searched: set TRANSFERKIT_DATA_DIR" in out
+    assert code == 0 and "TRANSFERKIT_DATA_DIR is not set: only the download cache was searched" in out
     monkeypatch.setenv("TRANSFERKIT_DATA_DIR", str(tmp_path))
     code, out, _ = run_cli(["datasets"], capsys)
-    assert code == 0 and "no local copy searched" not in out and "local copies: TRANSFERKIT_DATA_DIR" in out
+    assert code == 0 and "is not set" not in out and "local copies: TRANSFERKIT_DATA_DIR" in out

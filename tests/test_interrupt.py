@@ -133,8 +133,9 @@ def test_sigterm_from_outside_is_never_success(setup):
 
 def test_a_killed_run_is_named_and_resumed_only_with_its_own_arguments(setup):
     """After a kill: evaluate says the folder is an unfinished run and how to continue it; --resume with
-    another seed is refused before any work (its first epochs trained on the first seed's split); a new run
-    without --resume says, before it starts, that it replaces the unfinished one."""
+    another seed is refused before any work (its first epochs trained on the first seed's split), and so is
+    the same command without --resume (the saved epochs are kept); once resumed and finished, a new run may
+    replace the model."""
     root, base, _ = setup
     out = root / "killed-then-misused"
     args = [*base, *options(root, "full"), "--out", str(out)]
@@ -153,9 +154,15 @@ def test_a_killed_run_is_named_and_resumed_only_with_its_own_arguments(setup):
     assert "--resume: this run was started with --seed 7, not 8" in refused.stderr
     assert checkpoint.read_bytes() == saved and not (out / "transferkit.json").exists()
 
-    fresh = run(args)
-    assert fresh.returncode == 0, fresh.stderr
-    assert "holds an unfinished run" in fresh.stderr and "starts afresh" in fresh.stderr
+    forgot = run(args)  # the same command without --resume: refused, the saved epochs kept
+    assert forgot.returncode == 2, forgot.stderr
+    assert "holds an unfinished run" in forgot.stderr and "--resume" in forgot.stderr
+    assert checkpoint.read_bytes() == saved
+
+    resumed = run([*args, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    again = run(args)  # a finished run's folder: a new run replaces it, its checkpoints first
+    assert again.returncode == 0, again.stderr
 
 
 def test_a_users_own_transferkit_json_does_not_make_a_folder_a_model(setup):

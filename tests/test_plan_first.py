@@ -232,9 +232,10 @@ def test_a_refused_plan_stops_train_and_dry_run_before_any_plan_or_training(toy_
 def test_a_mistyped_set_key_is_refused_before_the_data_are_read(toy_registry, tmp_path, capsys, monkeypatch):
     data = toy_plugin.write_blobs(tmp_path / "train.npz", toy_plugin.make_blobs(15))
     monkeypatch.setattr(train_module, "prepare_splits", lambda *a, **k: pytest.fail("the data were read"))
-    code, out, err = run_cli(toy_args(data, tmp_path / "m", "--set", "epochz=3", "--dry-run"), capsys)
-    assert code == 2 and "epochz" in err and "reading data" not in err
-    assert not (tmp_path / "m").exists()  # and --out was not made
+    for extra in (["--dry-run"], []):
+        code, out, err = run_cli(toy_args(data, tmp_path / "m", "--set", "epochz=3", *extra), capsys)
+        assert code == 2 and "epochz" in err and "reading data" not in err
+        assert not (tmp_path / "m").exists()  # and --out was not made
 
 
 # ------------------------------------------------------------------------------------------ 80 columns

@@ -343,7 +343,7 @@ def datasets(
     rows = [dataset_status(spec) for spec in sorted(get_registry().datasets.values(), key=lambda d: d.name)]
     root = data_root()  # "missing" means something else when no mirror was searched at all
     mirror = (f"local copies: {ENV} (`--wide` shows paths and sources)" if root is not None else
-              f"no local copy searched: set {ENV} (here ../shared/datasets)")
+              f"{ENV} is not set: only the download cache was searched")
     if as_json:
         return _emit_json(rows)
     if wide:

@@ -151,12 +151,15 @@ def read_meta(path: Path) -> dict[str, Any]:
     path = Path(path)
     meta_path = path / META_FILE
     if not meta_path.is_file():
-        from transferkit.core.outputs import resume_command, unfinished_run
+        from transferkit.core.outputs import is_run, read_run_marker, resume_command, unfinished_run
 
         run = unfinished_run(path)
         if run is not None:  # killed or interrupted before its model was saved: say how to continue it
             raise ArtifactError(f"an unfinished training run, not a model yet (its last complete epoch is in "
                                 f"{run['checkpoint']})", file=path, fix=f"continue it: {resume_command(run)}")
+        if is_run(path):  # stopped before its first epoch was saved (or a head on cached features)
+            raise ArtifactError("a training run that saved no model yet", file=path,
+                                fix=f"finish it: {resume_command(read_run_marker(path))}")
         previous = path.with_name(f".{path.name}.previous")
         hint = f"an interrupted save left the last complete model in {previous}" if is_artifact(previous) else (
             "point at a folder written by `transferkit train`"

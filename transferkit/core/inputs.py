@@ -44,7 +44,10 @@ FILE_EXTENSIONS = frozenset({
     # audio and video
     "wav", "mp3", "flac", "ogg", "mp4", "mov", "avi", "mkv",
 })
-PATH_PREFIXES = ("./", "../", "~/", "/", ".\\", "..\\")  # relative, home, absolute (and Windows' relative)
+PATH_PREFIXES = ("./", "../", "~/", ".\\", "..\\")  # relative and home (and Windows' relative)
+# An absolute path: a drive ("C:\\data", "c:/in"), or "/" with a second separator further on ("/data/in"):
+# "/start" or "/help" alone is a chat command, a text.
+_ABSOLUTE = re.compile(r"^([a-z]:[\\/]|/[^/]+/)")
 PATH_SEPARATORS = ("/", "\\")
 # A host name before the first "/" ("win-prize.com/", "bit.ly/x"): a web address without its scheme.
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.([a-z]{2,})(:\d+)?$")
@@ -68,12 +71,14 @@ def is_web_address(word: str) -> bool:
 
 def looks_like_a_path(value: str, extra_suffixes: Iterable[str] = ()) -> bool:
     """A single word a person meant as a path: it ends in a known file extension (:data:`FILE_EXTENSIONS`,
-    or one of ``extra_suffixes``), ends with a path separator, or starts with ``./``, ``../``, ``~/`` or
-    ``/``. A web address (:func:`is_web_address`) is never one: it is a text to classify.
+    or one of ``extra_suffixes``), ends with a path separator, starts with ``./``, ``../`` or ``~/``, or is
+    absolute (a drive letter, or ``/`` with another separator further on). A web address (:func:`is_web_address`) is never one: it is a text to classify.
 
     Example:
-        >>> [looks_like_a_path(v) for v in ("photo1.jpg", "Maildir/", "./notes", "report.PDF", "~/in")]
-        [True, True, True, True, True]
+        >>> [looks_like_a_path(v) for v in ("photo1.jpg", "Maildir/", "./notes", "report.PDF", "~/in", "C:\\in", "/x/y")]
+        [True, True, True, True, True, True, True]
+        >>> [looks_like_a_path(v) for v in ("/start", "/help")]  # chat commands
+        [False, False]
         >>> [looks_like_a_path(v) for v in ("e.g.", "Mr.Smith", "U.S.", "lol.", "a b.jpg")]
         [False, False, False, False, False]
         >>> [looks_like_a_path(v) for v in ("www.win-prize.com", "http://x.co", "win-prize.com/")]
@@ -82,7 +87,7 @@ def looks_like_a_path(value: str, extra_suffixes: Iterable[str] = ()) -> bool:
     if not value or any(ch.isspace() for ch in value) or is_web_address(value):
         return False
     lowered = value.lower()
-    if lowered.startswith(PATH_PREFIXES):
+    if lowered.startswith(PATH_PREFIXES) or _ABSOLUTE.match(lowered):
         return True
     if lowered.endswith(PATH_SEPARATORS):
         # A name before the separator ("Maildir/"), not a face (":/").

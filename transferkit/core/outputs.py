@@ -47,13 +47,19 @@ def unfinished_run(path: str | Path) -> dict[str, Any] | None:
     model_file = folder / "transferkit.json"
     if model_file.is_file() and model_file.stat().st_mtime >= checkpoint.stat().st_mtime:
         return None
+    return {**read_run_marker(folder), "checkpoint": str(checkpoint)}
+
+
+def read_run_marker(path: str | Path) -> dict[str, Any]:
+    """The fields of the run marker in ``path`` (``command``, ``created``, ``seed``, ``settings``); {} when
+    there is none or it cannot be read."""
     import json
 
     try:
-        marker = json.loads((folder / RUN_DIR / RUN_MARKER).read_text(encoding="utf-8"))
+        marker = json.loads((Path(path) / RUN_DIR / RUN_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        marker = {}
-    return {**(marker if isinstance(marker, dict) else {}), "checkpoint": str(checkpoint)}
+        return {}
+    return marker if isinstance(marker, dict) else {}
 
 
 def resume_command(run: dict[str, Any]) -> str:
@@ -63,13 +69,13 @@ def resume_command(run: dict[str, Any]) -> str:
         >>> resume_command({"command": ["/venv/bin/transferkit", "train", "--out", "m"]})
         'transferkit train --out m --resume'
         >>> resume_command({})
-        'the train command that started it, plus --resume'
+        'the train command that started it, plus --resume (in Python: resume=True)'
     """
     import shlex
 
     command = run.get("command")
     if not isinstance(command, list) or len(command) < 2 or Path(str(command[0])).name != "transferkit":
-        return "the train command that started it, plus --resume"
+        return "the train command that started it, plus --resume (in Python: resume=True)"
     words = ["transferkit", *map(str, command[1:])]
     return shlex.join(words if "--resume" in words else [*words, "--resume"])
 
@@ -150,29 +156,31 @@ def require_space(out: str | Path, needed: int) -> None:
 
 # What a resumed run must share with the run it continues, and the flag that sets each: the data, how they
 # are split (a different seed or --per-class would move examples the first epochs trained on into the test
-# split) and the model the checkpoint was made for. The time budget, devices and --set epochs/patience may
+# split) and the model the checkpoint was made for. The time budget, devices, --epochs and --set patience may
 # change: continuing for longer is what --resume is for.
 RESUME_SETTINGS = {"domain": "--domain", "data": "--data", "val": "--val", "test": "--test",
                    "per_class": "--per-class", "holdout_test": "--holdout-test", "seed": "--seed",
-                   "read_options": "the read options", "preset": "--preset", "model": "--model",
-                   "strategy": "--strategy", "head": "the head options", "remove_last": "--remove-last",
-                   "from_scratch": "--from-scratch", "overrides": "--set"}
+                   "read_options": "--text-col/--label-col/--read-option", "preset": "--preset",
+                   "model": "--model", "strategy": "--strategy", "head": "the head options",
+                   "remove_last": "remove_last", "from_scratch": "from_scratch", "overrides": "--set"}
+PATH_SETTINGS = ("data", "val", "test", "model")  # compared resolved: the same file from another folder
 CHANGEABLE_ON_RESUME = ("epochs", "patience")
+OVERRIDE_FLAGS = {"lr": "--lr", "batch_size": "--batch-size", "epochs": "--epochs"}  # else --set KEY
 
 
-def _setting(value: Any) -> Any:
-    """A JSON value that says whether two runs were given the same thing (paths compared resolved).
+def _setting(value: Any, path: bool = False) -> Any:
+    """A JSON value that says whether two runs were given the same thing (``path``: compared resolved).
 
     Example:
-        >>> _setting(None), _setting(3), _setting({"b": 1, "a": 2})
-        (None, 3, '{"a": 2, "b": 1}')
+        >>> _setting(None), _setting(3), _setting({"b": 1, "a": 2}), _setting("spam")
+        (None, 3, '{"a": 2, "b": 1}', 'spam')
     """
     import json
 
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (str, Path)):
-        return str(Path(value).resolve()) if str(value) and Path(value).exists() else str(value)
+        return str(Path(value).resolve()) if path and str(value) and Path(value).exists() else str(value)
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, default=str)
     source, size = getattr(value, "source", None), getattr(value, "__len__", None)
@@ -184,19 +192,24 @@ def _setting(value: Any) -> Any:
 def run_settings(**values: Any) -> dict[str, Any]:
     """The settings of a run that ``--resume`` must repeat (:data:`RESUME_SETTINGS`), as JSON values.
 
-    ``overrides`` (``--set``) leave out what may change on resume (:data:`CHANGEABLE_ON_RESUME`).
+    ``overrides`` (``--set``, ``--lr``...) are kept key by key, leaving out what may change on resume
+    (:data:`CHANGEABLE_ON_RESUME`).
 
     Example:
         >>> run_settings(seed=0, per_class=50, overrides={"lr": 1e-3, "epochs": 5})["overrides"]
-        '{"lr": 0.001}'
+        {'lr': 0.001}
     """
     unknown = set(values) - set(RESUME_SETTINGS)
     if unknown:
         raise TypeError(f"not a run setting: {sorted(unknown)}")
-    values = dict(values)
-    if isinstance(values.get("overrides"), dict):
-        values["overrides"] = {k: v for k, v in values["overrides"].items() if k not in CHANGEABLE_ON_RESUME}
-    return {key: _setting(value) for key, value in values.items()}
+    settings = {key: _setting(value, key in PATH_SETTINGS) for key, value in values.items() if key != "overrides"}
+    overrides = values.get("overrides") or {}
+    settings["overrides"] = {k: _setting(v) for k, v in sorted(overrides.items()) if k not in CHANGEABLE_ON_RESUME}
+    return settings
+
+
+def _shown(value: Any) -> str:
+    return "(not given)" if value is None else str(value)
 
 
 def resume_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
@@ -207,13 +220,31 @@ def resume_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | 
     Example:
         >>> resume_mismatch({"seed": 0, "per_class": 50}, {"seed": 1, "per_class": 50})
         'this run was started with --seed 0, not 1'
+        >>> resume_mismatch({"overrides": {"lr": 0.001}}, {"overrides": {}})
+        'this run was started with --lr 0.001, not (not given)'
         >>> resume_mismatch({"seed": 0}, {"seed": 0}) is None
         True
     """
     for key, flag in RESUME_SETTINGS.items():
-        if key in recorded and key in current and recorded[key] != current[key]:
-            return f"this run was started with {flag} {recorded[key]}, not {current[key]}"
+        if key not in recorded or key not in current:
+            continue
+        before, now = recorded[key], current[key]
+        if key == "overrides" and isinstance(before, dict) and isinstance(now, dict):
+            for name in sorted(set(before) | set(now)):
+                if before.get(name) != now.get(name):
+                    option = OVERRIDE_FLAGS.get(name, f"--set {name}=")
+                    space = "" if option.endswith("=") else " "
+                    return (f"this run was started with {option}{space}{_shown(before.get(name))}, "
+                            f"not {_shown(now.get(name))}")
+        elif before != now:
+            return f"this run was started with {flag} {_shown(before)}, not {_shown(now)}"
     return None
+
+
+def _is_first_process() -> bool:
+    """Whether this process is rank 0 (or the only one): the others never write the run's marker, which
+    under torchrun they would all do at once."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0) == 0
 
 
 def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = False, seed: int | None = None,
@@ -223,26 +254,23 @@ def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = F
     The marker is written before any work: it is what lets a later run (or ``--resume``) recognise the
     folder as transferkit's own, and writing it is the early proof that the folder is writable. It records
     ``settings`` (:func:`run_settings`); ``--resume`` with other settings is refused here, before any work,
-    since the first epochs trained on the first run's split. A new run (no ``--resume``) marks the folder anew;
-    with no ``settings`` an existing marker is kept (a step inside a run that is already marked).
+    since the first epochs trained on the first run's split. A new run (no ``--resume``) is refused where an
+    unfinished run's checkpoint is (a forgotten ``--resume``); otherwise it removes the previous run's
+    checkpoints and marks the folder anew. With no ``settings`` an existing marker is kept (a step inside a
+    run that is already marked), as it is by every process but the first.
 
     Example:
         >>> run_dir = prepare_out("models/ants-bees", inputs=["data/hymenoptera"])  # doctest: +SKIP
     """
-    import json
-
     from transferkit.core.artifact import write_json_atomic
 
     path = check_out(out, inputs=inputs, resume=resume)
     run_dir = path / RUN_DIR
     marker = run_dir / RUN_MARKER
-    if marker.is_file() and settings is None:  # a step of a run already marked (fit() marks, then trains)
-        return run_dir
+    if (marker.is_file() and settings is None) or not _is_first_process():
+        return run_dir  # a step of a run already marked (fit() marks, then trains), or a rank > 0
     if marker.is_file() and resume:
-        try:
-            recorded = json.loads(marker.read_text(encoding="utf-8")).get("settings") or {}
-        except (OSError, ValueError, AttributeError):
-            recorded = {}
+        recorded = read_run_marker(path).get("settings") or {}
         problem = resume_mismatch(recorded, settings or {})
         if problem:
             raise _refuse(out, f"--resume: {problem}",
@@ -251,7 +279,16 @@ def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = F
         return run_dir
     import transferkit
 
+    unfinished = unfinished_run(path) if not resume else None
+    if unfinished is not None:  # a forgotten --resume must not cost the saved epochs
+        raise _refuse(out, f"holds an unfinished run (its last complete epoch is in {unfinished['checkpoint']})",
+                      f"continue it: {resume_command(unfinished)}; or start afresh in a new --out folder, or "
+                      f"here once you delete {Path(unfinished['checkpoint']).parent}")
     try:
+        # A new run: the previous (finished) run's checkpoints go with its marker, so that a --resume of the
+        # new run can never continue them. transferkit wrote both, in its own run folder.
+        for name in ("last.ckpt", "best.ckpt"):
+            (run_dir / "checkpoints" / name).unlink(missing_ok=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(marker, {
             "format_version": 1,

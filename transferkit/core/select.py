@@ -59,7 +59,9 @@ class Selection:
 
 
 def _is_artifact(path: Path) -> bool:
-    return (path / "transferkit.json").is_file()
+    from transferkit.core.artifact import is_artifact
+
+    return is_artifact(path)
 
 
 def _check_artifact_domain(path: Path, domain: str) -> None:

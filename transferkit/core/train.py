@@ -579,11 +579,11 @@ def _train(
         inputs = [] if isinstance(data, (Splits, Examples)) else [data, val, test]
         settings = None  # data already split (by fit(), which marked the folder with its own settings)
         if not isinstance(data, Splits):
-            if not resume:
-                _warn_unfinished(out_path)
             settings = run_settings(domain=domain, data=data, val=val, test=test, per_class=per_class,
                                     seed=cfg["seed"], read_options=read_options,
-                                    preset=preset.id if preset else None, model=plan.source, strategy=plan.strategy)
+                                    preset=preset.id if preset else None, model=plan.source, strategy=plan.strategy,
+                                    head=getattr(plan, "head_config", None),
+                                    overrides={k: v for k, v in plan.train.items() if k != "seed"})
         run_dir = prepare_out(out_path, inputs=inputs, resume=resume, seed=cfg["seed"], settings=settings)
         require_space(out_path, _space_needed(model))
     seed_all(cfg["seed"])
@@ -874,21 +874,6 @@ def fit(
             raise
 
 
-def _warn_unfinished(out: "str | Path") -> None:
-    """Say, before any work, that a new run in ``out`` replaces the checkpoint of an unfinished one there.
-
-    Forgetting ``--resume`` is the likely mistake; the line names the command that would have continued it,
-    early enough to stop this run (Ctrl-C) and type it.
-    """
-    from transferkit.core.outputs import resume_command, unfinished_run
-
-    run = unfinished_run(out)
-    if run is not None:
-        log.warning("%s holds an unfinished run (its last complete epoch: %s); this run starts afresh and replaces "
-                    "it. To continue that one instead, stop this and run: %s", out, run["checkpoint"],
-                    resume_command(run))
-
-
 def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out: Any, val: Any, test: Any,
          per_class: Any, seed: Any, read_options: Any, head: Any, remove_last: int, dry_run: bool, resume: bool,
          progress: Any, baselines: Any, holdout_test: Any, deterministic: bool, from_scratch: bool = False,
@@ -921,17 +906,17 @@ def _fit(domain: str, data: Any, *, preset: Any, model: Any, strategy: Any, out:
     # are loaded (a plugin's import alone can take seconds: torch).
     registry = get_registry()
     chosen_preset = load_preset(preset, domain=domain, registry=registry)
-    resolve_model_source(domain, model, chosen_preset, registry)
+    source = resolve_model_source(domain, model, chosen_preset, registry)
     # A bad value is refused before any work (after the names: the default budget asks torch for a GPU).
     budget_s = budget.parse_budget(time_budget)
     train_config(chosen_preset, train_overrides)  # a mistyped --set key, before the data and the network
     if out is not None and not dry_run:  # checked first, made once the names are known to be good
-        if not resume:
-            _warn_unfinished(out)
         settings = run_settings(
             domain=domain, data=data, val=val, test=test, per_class=per_class, holdout_test=holdout_test,
             seed=seed if seed is not None else train_overrides.get("seed", chosen_preset.train.seed),
-            read_options=read_options, preset=chosen_preset.id, model=model, strategy=strategy, head=head,
+            read_options=read_options, preset=chosen_preset.id,
+            model=source if isinstance(source, Path) else getattr(source, "id", model),  # the default spelled out
+            strategy=strategy or chosen_preset.strategy, head=head,
             remove_last=remove_last, from_scratch=from_scratch,
             overrides={k: v for k, v in train_overrides.items() if k != "seed"})
         prepare_out(out, inputs=out_inputs, resume=resume, seed=seed, settings=settings)

@@ -19,8 +19,10 @@ BASELINE = "spam/tfidf-linear"
 
 def parent_artifact(model: "TransferModel") -> Path | None:
     """The earlier transferkit artifact this model starts from, if it starts from one."""
+    from transferkit.core.artifact import is_artifact
+
     source = Path(str(model.plan.source)) if model.plan is not None else None
-    return source if source is not None and (source / "transferkit.json").is_file() else None
+    return source if source is not None and is_artifact(source) else None
 
 
 def load_prior(parent: Path, labels: list[str], feature_dim: int) -> tuple[np.ndarray, float] | None:
