@@ -70,3 +70,13 @@ def test_artifact_is_a_source_for_a_new_transfer(trained, toy_registry):
     assert selection.base_artifact["labels"] == ["a", "b"]
     model = tk.configure(selection, ["x", "y", "z"], strategy="full")
     assert model.head[-1].out_features == 3  # a different class count never gives a shape error
+
+
+@pytest.mark.parametrize("text", ['{"my": "config"}', '[1, 2]', '{"format_version": "1", "domain": "toy"}'])
+def test_a_users_own_transferkit_json_is_not_taken_for_a_model(tmp_path, text):
+    from transferkit.core.artifact import is_artifact
+
+    (tmp_path / "transferkit.json").write_text(text)
+    assert not is_artifact(tmp_path)
+    with pytest.raises(ArtifactError, match="not a transferkit model's metadata"):
+        tk.load(tmp_path)

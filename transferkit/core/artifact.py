@@ -169,8 +169,11 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArtifactError(f"unreadable metadata: {err}", file=meta_path, fix="re-train or restore the file") from None
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if not isinstance(version, int) or not isinstance(meta.get("domain"), str):  # a file of that name, not ours
+        raise ArtifactError(f"{META_FILE} here is not a transferkit model's metadata (no format_version and "
+                            "domain)", file=meta_path, fix="point at a folder written by `transferkit train`")
+    if version > FORMAT_VERSION:
         raise ArtifactError(
             f"format version {version!r} is newer than this transferkit understands ({FORMAT_VERSION})",
             file=meta_path,
