@@ -152,3 +152,17 @@ def test_evaluate_warns_when_scoring_the_data_the_model_was_trained_on(toy_regis
     other = toy_plugin.write_blobs(tmp_path / "other.npz", toy_plugin.make_blobs(15, seed=6))
     code, out, err = run_cli(["evaluate", model, "--data", other, "--json"], capsys)
     assert code == 0 and "warning" not in err and json.loads(out)["warnings"] == []
+
+
+def test_a_finished_folder_copied_without_its_file_times_is_not_taken_for_an_unfinished_run(toy_registry, tmp_path):
+    import transferkit as tk
+    from transferkit.core.outputs import unfinished_run
+
+    out = tmp_path / "m"
+    tk.fit("toy", toy_plugin.make_blobs(30, seed=4), strategy="full", epochs=2, out=out, time_budget=None)
+    checkpoint = out / "run" / "checkpoints" / "last.ckpt"
+    model_time = (out / "transferkit.json").stat().st_mtime
+    os.utime(checkpoint, (model_time + 60, model_time + 60))  # as `cp -r` may leave them: the checkpoint newer
+    assert unfinished_run(out) is None  # it is the checkpoint the model was saved from (its digest says so)
+    checkpoint.write_bytes(checkpoint.read_bytes() + b"another epoch")  # a later, unsaved epoch
+    assert unfinished_run(out) is not None

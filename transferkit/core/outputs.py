@@ -33,8 +33,9 @@ def unfinished_run(path: str | Path) -> dict[str, Any] | None:
 
     A run killed or interrupted after an epoch leaves ``run/checkpoints/last.ckpt``; a finished run then
     writes ``transferkit.json``, so a checkpoint newer than the model file (or with no model file at all)
-    is work the folder's model does not hold. Returns the run marker's fields (``command``, ``created``,
-    ``seed``) with ``checkpoint``, the path of that file.
+    is work the folder's model does not hold, unless it is the very checkpoint the model was saved from
+    (:func:`record_saved_checkpoint`: a copy that did not keep file times). Returns the run marker's
+    fields (``command``, ``created``, ``seed``) with ``checkpoint``, the path of that file.
 
     Example:
         >>> unfinished_run("models/never-made") is None
@@ -47,7 +48,35 @@ def unfinished_run(path: str | Path) -> dict[str, Any] | None:
     model_file = folder / "transferkit.json"
     if model_file.is_file() and model_file.stat().st_mtime >= checkpoint.stat().st_mtime:
         return None
-    return {**read_run_marker(folder), "checkpoint": str(checkpoint)}
+    marker = read_run_marker(folder)
+    if model_file.is_file() and marker.get("saved_checkpoint_sha256") == _sha256(checkpoint):
+        return None  # the checkpoint the model was saved from, in a copy that did not keep file times
+    return {**marker, "checkpoint": str(checkpoint)}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record_saved_checkpoint(path: str | Path) -> None:
+    """Record in the run marker which checkpoint the folder's model was just saved from (its sha256).
+
+    File times tell a finished folder from an unfinished one (:func:`unfinished_run`) until the folder is
+    copied without them (``cp -r``); the digest settles it then. Called after the model is saved.
+    """
+    from transferkit.core.artifact import write_json_atomic
+
+    folder = Path(path)
+    checkpoint = folder / RUN_DIR / "checkpoints" / "last.ckpt"
+    marker = read_run_marker(folder)
+    if checkpoint.is_file() and marker:
+        write_json_atomic(folder / RUN_DIR / RUN_MARKER, {**marker, "saved_checkpoint_sha256": _sha256(checkpoint)})
 
 
 def read_run_marker(path: str | Path) -> dict[str, Any]:

@@ -799,6 +799,7 @@ def save_run(result: TrainResult, splits: Splits, read_options: dict[str, Any], 
              baselines: dict[str, Any] | None = None) -> Path:
     """Write the artifact of a finished run (weights, metadata, report), atomically."""
     from transferkit.core.artifact import save_artifact
+    from transferkit.core.outputs import record_saved_checkpoint
     from transferkit.core.report import write_report
 
     meta = run_metadata(result, splits, read_options)
@@ -807,8 +808,10 @@ def save_run(result: TrainResult, splits: Splits, read_options: dict[str, Any], 
     result.model.meta = meta
     # The evaluated items, for the report's gallery of the worst mistakes (images only).
     items = {name: split.items for name, split in (("val", splits.val), ("test", splits.test)) if split is not None}
-    return save_artifact(result.model, result.out, meta,
-                         write_files=lambda folder: write_report(folder, meta, result.history, eval_data, items))
+    saved = save_artifact(result.model, result.out, meta,
+                          write_files=lambda folder: write_report(folder, meta, result.history, eval_data, items))
+    record_saved_checkpoint(saved)  # which checkpoint this model holds, for a copy that loses file times
+    return saved
 
 
 def fit(
