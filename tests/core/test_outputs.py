@@ -166,3 +166,23 @@ def test_a_finished_folder_copied_without_its_file_times_is_not_taken_for_an_unf
     assert unfinished_run(out) is None  # it is the checkpoint the model was saved from (its digest says so)
     checkpoint.write_bytes(checkpoint.read_bytes() + b"another epoch")  # a later, unsaved epoch
     assert unfinished_run(out) is not None
+
+
+def test_a_killed_retrain_stays_unfinished_in_a_copy_whose_model_file_looks_newer(toy_registry, tmp_path):
+    """The run marker, not file times, says a retrain's checkpoint is not the model's: a copy that wrote
+    transferkit.json after run/ (`cp -r m/* copy/`) must not let a new run delete the retrain's epochs."""
+    import transferkit as tk
+    from transferkit.core.outputs import unfinished_run
+
+    out = tmp_path / "m"
+    tk.fit("toy", toy_plugin.make_blobs(30, seed=4), strategy="full", epochs=2, out=out, time_budget=None)
+    prepare_out(out, settings={"seed": 3})  # a retrain starts: the finished run's checkpoints go
+    checkpoint = out / "run" / "checkpoints" / "last.ckpt"
+    assert not checkpoint.exists()
+    checkpoint.write_bytes(b"the retrain's first epoch")  # then it is killed after an epoch
+    later = checkpoint.stat().st_mtime + 60
+    os.utime(out / "transferkit.json", (later, later))  # the copy's order: the model file newer
+    assert unfinished_run(out) is not None
+    with pytest.raises(UsageError, match="holds an unfinished run"):  # also what --dry-run checks
+        check_out(out)
+    assert check_out(out, resume=True) == out

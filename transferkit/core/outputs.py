@@ -33,9 +33,10 @@ def unfinished_run(path: str | Path) -> dict[str, Any] | None:
 
     A run killed or interrupted after an epoch leaves ``run/checkpoints/last.ckpt``; a finished run then
     writes ``transferkit.json``, so a checkpoint newer than the model file (or with no model file at all)
-    is work the folder's model does not hold, unless it is the very checkpoint the model was saved from
-    (:func:`record_saved_checkpoint`: a copy that did not keep file times). Returns the run marker's
-    fields (``command``, ``created``, ``seed``) with ``checkpoint``, the path of that file.
+    is work the folder's model does not hold. The run marker records which checkpoint the model was saved
+    from (:func:`record_saved_checkpoint`; none yet while a new run trains), which settles it whatever the
+    file times (a copy may lose them); a marker from before that record falls back on the times. Returns
+    the run marker's fields (``command``, ``created``, ``seed``) with ``checkpoint``, that file's path.
 
     Example:
         >>> unfinished_run("models/never-made") is None
@@ -46,12 +47,28 @@ def unfinished_run(path: str | Path) -> dict[str, Any] | None:
     if not checkpoint.is_file() or not is_run(folder):
         return None
     model_file = folder / "transferkit.json"
-    if model_file.is_file() and model_file.stat().st_mtime >= checkpoint.stat().st_mtime:
-        return None
     marker = read_run_marker(folder)
-    if model_file.is_file() and marker.get("saved_checkpoint_sha256") == _sha256(checkpoint):
-        return None  # the checkpoint the model was saved from, in a copy that did not keep file times
-    return {**marker, "checkpoint": str(checkpoint)}
+    unfinished = {**marker, "checkpoint": str(checkpoint)}
+    if not model_file.is_file():
+        return unfinished
+    if SAVED_KEY in marker:  # the marker says which checkpoint the model holds (None: none yet, in this run)
+        return None if _same_checkpoint(checkpoint, marker[SAVED_KEY]) else unfinished
+    # A marker from before that record: file times decide (a copy that lost them may mislead).
+    return None if model_file.stat().st_mtime >= checkpoint.stat().st_mtime else unfinished
+
+
+SAVED_KEY = "saved_checkpoint"  # in the run marker: the checkpoint the folder's model was saved from
+
+
+def _same_checkpoint(checkpoint: Path, saved: Any) -> bool:
+    """Whether ``checkpoint`` is the one recorded as saved: same size and time (cheap), else same digest (a
+    copy that lost the file's time)."""
+    if not isinstance(saved, dict):
+        return False
+    stat = checkpoint.stat()
+    if stat.st_size != saved.get("size"):
+        return False
+    return stat.st_mtime_ns == saved.get("mtime_ns") or _sha256(checkpoint) == saved.get("sha256")
 
 
 def _sha256(path: Path) -> str:
@@ -76,7 +93,9 @@ def record_saved_checkpoint(path: str | Path) -> None:
     checkpoint = folder / RUN_DIR / "checkpoints" / "last.ckpt"
     marker = read_run_marker(folder)
     if checkpoint.is_file() and marker:
-        write_json_atomic(folder / RUN_DIR / RUN_MARKER, {**marker, "saved_checkpoint_sha256": _sha256(checkpoint)})
+        stat = checkpoint.stat()
+        write_json_atomic(folder / RUN_DIR / RUN_MARKER, {**marker, SAVED_KEY: {
+            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(checkpoint)}})
 
 
 def read_run_marker(path: str | Path) -> dict[str, Any]:
@@ -157,6 +176,10 @@ def check_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = Fal
     if path.is_dir() and any(path.iterdir()) and not is_transferkit_folder(path):
         raise _refuse(out, "the output folder exists, is not empty and holds no transferkit model or run; "
                       "transferkit does not write among other files", _NEW_FOLDER + ", or empty this one")
+    unfinished = unfinished_run(path) if not resume and path.is_dir() else None
+    if unfinished is not None:  # a forgotten --resume must not cost the saved epochs (checked in --dry-run too)
+        raise _refuse(out, f"holds an unfinished run (its last complete epoch is in {unfinished['checkpoint']})",
+                      f"continue it: {resume_command(unfinished)}; or {_afresh(unfinished)}")
     if resume and not is_run(path):
         raise _refuse(out, "--resume: this folder holds no transferkit run to resume",
                       "give the --out of the interrupted run, or start a new run without --resume")
@@ -270,6 +293,11 @@ def resume_mismatch(recorded: dict[str, Any], current: dict[str, Any]) -> str | 
     return None
 
 
+def _afresh(run: dict[str, Any]) -> str:
+    """How to start afresh where an unfinished run's checkpoint is: its epochs are only ever deleted by you."""
+    return f"start afresh in a new --out folder, or here once you delete {Path(run['checkpoint']).parent}"
+
+
 def _is_first_process() -> bool:
     """Whether this process is rank 0 (or the only one): the others never write the run's marker, which
     under torchrun they would all do at once."""
@@ -302,17 +330,13 @@ def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = F
         recorded = read_run_marker(path).get("settings") or {}
         problem = resume_mismatch(recorded, settings or {})
         if problem:
-            raise _refuse(out, f"--resume: {problem}",
-                          "resume with the arguments the run was started with, or start a new run (a new --out, "
-                          "or this one without --resume)")
+            run = unfinished_run(path)
+            raise _refuse(out, f"--resume: {problem}", "resume with the arguments the run was started with; or "
+                          + (_afresh(run) if run is not None else "start a new run (a new --out, or this one "
+                                                                   "without --resume)"))
         return run_dir
     import transferkit
 
-    unfinished = unfinished_run(path) if not resume else None
-    if unfinished is not None:  # a forgotten --resume must not cost the saved epochs
-        raise _refuse(out, f"holds an unfinished run (its last complete epoch is in {unfinished['checkpoint']})",
-                      f"continue it: {resume_command(unfinished)}; or start afresh in a new --out folder, or "
-                      f"here once you delete {Path(unfinished['checkpoint']).parent}")
     try:
         # A new run: the previous (finished) run's checkpoints go with its marker, so that a --resume of the
         # new run can never continue them. transferkit wrote both, in its own run folder.
@@ -326,6 +350,7 @@ def prepare_out(out: str | Path, *, inputs: Iterable[Any] = (), resume: bool = F
             "seed": seed,
             "command": sys.argv,
             "settings": settings or {},
+            SAVED_KEY: None,  # no model saved by this run yet (record_saved_checkpoint)
         })
     except OSError as err:
         raise _refuse(out, f"cannot write to the output folder: {err.strerror or err}",
