@@ -5,7 +5,8 @@ model (``transferkit.json``) or a transferkit run (``run/transferkit-run.json``,
 before training starts). Any other folder is refused, so a user's files are never mixed with, replaced by
 or deleted with a model. The checks run before the data are read and the backbone is loaded, so a wrong
 ``--out`` costs nothing: a file, the current folder or one above it, a folder that holds or is inside the
-training data, a folder that cannot be written, or a disk without room.
+training data, a folder that cannot be written, or a disk without room. A folder holding an unfinished run
+(an epoch saved, no model since) takes only ``--resume``, with the settings the run started with.
 """
 from __future__ import annotations
 
