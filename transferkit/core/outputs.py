@@ -69,17 +69,9 @@ def _same_checkpoint(checkpoint: Path, saved: Any) -> bool:
     stat = checkpoint.stat()
     if stat.st_size != saved.get("size"):
         return False
-    return stat.st_mtime_ns == saved.get("mtime_ns") or _sha256(checkpoint) == saved.get("sha256")
+    from transferkit.datasets.registry import sha256_of
 
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return stat.st_mtime_ns == saved.get("mtime_ns") or sha256_of(checkpoint) == saved.get("sha256")
 
 
 def record_saved_checkpoint(path: str | Path) -> None:
@@ -89,6 +81,7 @@ def record_saved_checkpoint(path: str | Path) -> None:
     copied without them (``cp -r``); the digest settles it then. Called after the model is saved.
     """
     from transferkit.core.artifact import write_json_atomic
+    from transferkit.datasets.registry import sha256_of
 
     folder = Path(path)
     checkpoint = folder / RUN_DIR / "checkpoints" / "last.ckpt"
@@ -96,7 +89,7 @@ def record_saved_checkpoint(path: str | Path) -> None:
     if checkpoint.is_file() and marker:
         stat = checkpoint.stat()
         write_json_atomic(folder / RUN_DIR / RUN_MARKER, {**marker, SAVED_KEY: {
-            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(checkpoint)}})
+            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_of(checkpoint)}})
 
 
 def read_run_marker(path: str | Path) -> dict[str, Any]:
@@ -218,7 +211,7 @@ RESUME_SETTINGS = {"domain": "--domain", "data": "--data", "val": "--val", "test
                    "remove_last": "remove_last", "from_scratch": "from_scratch", "overrides": "--set"}
 PATH_SETTINGS = ("data", "val", "test", "model")  # compared resolved: the same file from another folder
 CHANGEABLE_ON_RESUME = ("epochs", "patience")
-OVERRIDE_FLAGS = {"lr": "--lr", "batch_size": "--batch-size", "epochs": "--epochs"}  # else --set KEY
+OVERRIDE_FLAGS = {"lr": "--lr", "batch_size": "--batch-size"}  # else --set KEY
 
 
 def _setting(value: Any, path: bool = False) -> Any:
